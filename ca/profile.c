@@ -1,0 +1,114 @@
+#include "ca/profile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509v3.h>
+
+#include "ca/csr.h"
+#include "ca/x509util.h"
+
+static const char *names[PROFILE_COUNT] = { "server", "client", "both" };
+
+int profile_parse(const char *name, enum profile *out, struct err *e)
+{
+	for (int i = 0; i < PROFILE_COUNT; i++)
+		if (name != NULL && strcmp(name, names[i]) == 0) {
+			*out = (enum profile)i;
+			return 0;
+		}
+	return err_set(e, ERR_INVALID,
+	    "unknown profile \"%.32s\": want server, client or both",
+	    name ? name : "");
+}
+
+const char *profile_name(enum profile p)
+{
+	return (unsigned)p < PROFILE_COUNT ? names[p] : "?";
+}
+
+/* subjectAltName in OpenSSL's config syntax.  Values were validated by
+ * san_normalize (no commas or control characters in DNS or IP; URIs have
+ * no spaces), but a comma in a URI would split the list, so build the
+ * GENERAL_NAMES directly instead of through the config parser. */
+static int add_sans(X509 *leaf, const struct san_list *sans, int critical,
+    struct err *e)
+{
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	int rc = -1;
+
+	if (gens == NULL)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	for (int i = 0; i < sans->n; i++) {
+		const struct san *s = &sans->v[i];
+		GENERAL_NAME *g = NULL;
+
+		if (s->type == SAN_IP) {
+			ASN1_OCTET_STRING *ip = a2i_IPADDRESS(s->value);
+			if (ip == NULL || (g = GENERAL_NAME_new()) == NULL) {
+				ASN1_OCTET_STRING_free(ip);
+				err_ossl(e, ERR_INTERNAL, "IP name %s", s->value);
+				goto out;
+			}
+			GENERAL_NAME_set0_value(g, GEN_IPADD, ip);
+		} else {
+			ASN1_IA5STRING *str = ASN1_IA5STRING_new();
+			if (str == NULL || ASN1_STRING_set(str, s->value, -1) != 1 ||
+			    (g = GENERAL_NAME_new()) == NULL) {
+				ASN1_IA5STRING_free(str);
+				err_ossl(e, ERR_INTERNAL, "name %s", s->value);
+				goto out;
+			}
+			GENERAL_NAME_set0_value(g, s->type == SAN_DNS ? GEN_DNS :
+			    GEN_URI, str);
+		}
+		if (sk_GENERAL_NAME_push(gens, g) == 0) {
+			GENERAL_NAME_free(g);
+			err_set(e, ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+	}
+	if (X509_add1_ext_i2d(leaf, NID_subject_alt_name, gens, critical,
+	    X509V3_ADD_REPLACE) != 1) {
+		err_ossl(e, ERR_INTERNAL, "subjectAltName");
+		goto out;
+	}
+	rc = 0;
+out:
+	GENERAL_NAMES_free(gens);
+	return rc;
+}
+
+int profile_apply(X509 *leaf, X509 *issuer, enum profile p,
+    const struct san_list *sans, int subject_empty, const char *public_url,
+    const char *issuer_name, struct err *e)
+{
+	EVP_PKEY *pub = X509_get0_pubkey(leaf);
+	int rsa = pub != NULL && EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA;
+	char aia[1024], cdp[1024];
+	const char *ku, *eku;
+
+	/* keyEncipherment only where it means something: RSA key transport
+	 * in TLS 1.2 server certificates. */
+	ku = rsa && p != PROFILE_CLIENT ?
+	    "critical,digitalSignature,keyEncipherment" :
+	    "critical,digitalSignature";
+	eku = p == PROFILE_SERVER ? "serverAuth" :
+	    p == PROFILE_CLIENT ? "clientAuth" : "serverAuth,clientAuth";
+	snprintf(aia, sizeof(aia), "OCSP;URI:%s/ocsp,caIssuers;URI:%s/ca/%s.cer",
+	    public_url, public_url, issuer_name);
+	snprintf(cdp, sizeof(cdp), "URI:%s/crl/%s.crl", public_url, issuer_name);
+	if (sans->n == 0)
+		return err_set(e, ERR_INVALID, "a certificate needs at least one name");
+	if (x509_add_ext(leaf, issuer, NID_basic_constraints, "critical,CA:FALSE", e) ||
+	    x509_add_ext(leaf, issuer, NID_key_usage, ku, e) ||
+	    x509_add_ext(leaf, issuer, NID_ext_key_usage, eku, e) ||
+	    x509_add_ext(leaf, issuer, NID_subject_key_identifier, "hash", e) ||
+	    x509_add_ext(leaf, issuer, NID_authority_key_identifier, "keyid:always", e) ||
+	    add_sans(leaf, sans, subject_empty, e) ||
+	    x509_add_ext(leaf, issuer, NID_info_access, aia, e) ||
+	    x509_add_ext(leaf, issuer, NID_crl_distribution_points, cdp, e))
+		return -1;
+	return 0;
+}

@@ -1,0 +1,63 @@
+/*
+ * config: signet.conf, "key = value" lines and # comments, described by one
+ * table (type, bounds, default, help) from which the parser, the validator
+ * and the reference in docs/configuration.md all come.  Relative paths are
+ * resolved against the directory holding the config file.
+ */
+#ifndef SIGNET_CONFIG_H
+#define SIGNET_CONFIG_H
+
+#include <stdio.h>
+
+#include "common/err.h"
+
+struct config {
+	char *path;              /* the file this came from */
+	char *db;                /* libpq conninfo */
+	long long db_pool_size;
+	char *pkcs11_module;
+	char *token;             /* online token label */
+	char *pin_file;          /* PIN file; SIGNET_PIN in the environment wins */
+	char *audit_key_label;
+	char *https_listen;      /* host:port */
+	char *http_listen;       /* host:port */
+	char *public_url;        /* base URL of the plain HTTP listener */
+	char *ca_url;            /* base URL of the HTTPS listener */
+	char *tls_cert;
+	char *tls_key;
+	char *roots_file;
+	char *chain_file;
+	long long threads;
+	long long max_body;
+	long long request_timeout;
+	long long token_skew;
+	long long default_lifetime;
+	long long max_lifetime;
+	long long reconcile_after;
+	long long audit_seal_interval;
+	long long audit_checkpoint_interval;
+	char *log_level;
+};
+
+/* Load and validate path.  On failure e names the line, the setting and the
+ * problem.  The result must be passed to config_free(). */
+int config_load(const char *path, struct config **out, struct err *e);
+
+/* A config holding only defaults (for commands that need none). */
+struct config *config_defaults(void);
+
+/* Safe to call with NULL. */
+void config_free(struct config *c);
+
+/* Read the PIN: $SIGNET_PIN if set, else the first line of c->pin_file. */
+int config_read_pin(const struct config *c, char *out, size_t outlen,
+    struct err *e);
+
+/* Write the settings reference as Markdown (for docs/configuration.md). */
+void config_write_reference(FILE *f);
+
+/* Split "host:port" or "[v6]:port" into host and port. */
+int config_split_hostport(const char *s, char *host, size_t hostlen,
+    unsigned *port, struct err *e);
+
+#endif

@@ -1,0 +1,234 @@
+#include "common/metrics.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum kind { K_COUNTER, K_GAUGE, K_HISTOGRAM };
+
+static const double buckets[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+	0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+
+struct series {
+	char name[64];
+	char labels[192];
+	enum kind kind;
+	double value;           /* counter/gauge value, histogram sum */
+	unsigned long long count;
+	unsigned long long bucket[NBUCKETS];
+};
+
+struct desc {
+	char name[64];
+	char type[12];
+	char help[160];
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct series series[METRICS_MAX_SERIES];
+static size_t nseries;
+static struct desc descs[64];
+static size_t ndescs;
+static unsigned long long dropped;
+static metrics_collect_fn collector;
+static void *collector_arg;
+
+void metrics_describe(const char *name, const char *type, const char *help)
+{
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < ndescs; i++)
+		if (strcmp(descs[i].name, name) == 0)
+			goto out;
+	if (ndescs < sizeof(descs) / sizeof(descs[0])) {
+		snprintf(descs[ndescs].name, sizeof(descs[0].name), "%s", name);
+		snprintf(descs[ndescs].type, sizeof(descs[0].type), "%s", type);
+		snprintf(descs[ndescs].help, sizeof(descs[0].help), "%s", help);
+		ndescs++;
+	}
+out:
+	pthread_mutex_unlock(&lock);
+}
+
+/* Find or create; called with the lock held.  NULL when full. */
+static struct series *find(const char *name, const char *labels,
+    enum kind kind)
+{
+	if (labels == NULL)
+		labels = "";
+	for (size_t i = 0; i < nseries; i++)
+		if (strcmp(series[i].name, name) == 0 &&
+		    strcmp(series[i].labels, labels) == 0)
+			return &series[i];
+	if (nseries == METRICS_MAX_SERIES || strlen(name) >= sizeof(series[0].name) ||
+	    strlen(labels) >= sizeof(series[0].labels)) {
+		dropped++;
+		return NULL;
+	}
+	struct series *s = &series[nseries++];
+	strcpy(s->name, name);
+	strcpy(s->labels, labels);
+	s->kind = kind;
+	return s;
+}
+
+void metrics_add(const char *name, const char *labels, double v)
+{
+	struct series *s;
+
+	pthread_mutex_lock(&lock);
+	if ((s = find(name, labels, K_COUNTER)) != NULL)
+		s->value += v;
+	pthread_mutex_unlock(&lock);
+}
+
+void metrics_set(const char *name, const char *labels, double v)
+{
+	struct series *s;
+
+	pthread_mutex_lock(&lock);
+	if ((s = find(name, labels, K_GAUGE)) != NULL)
+		s->value = v;
+	pthread_mutex_unlock(&lock);
+}
+
+void metrics_observe(const char *name, const char *labels, double seconds)
+{
+	struct series *s;
+
+	pthread_mutex_lock(&lock);
+	if ((s = find(name, labels, K_HISTOGRAM)) != NULL) {
+		s->value += seconds;
+		s->count++;
+		for (size_t i = 0; i < NBUCKETS; i++)
+			if (seconds <= buckets[i])
+				s->bucket[i]++;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+void metrics_label(const char *value, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	if (outlen == 0)
+		return;
+	for (; value != NULL && *value != '\0' && n + 3 < outlen; value++) {
+		if (*value == '"' || *value == '\\') {
+			out[n++] = '\\';
+			out[n++] = *value;
+		} else if (*value == '\n') {
+			out[n++] = '\\';
+			out[n++] = 'n';
+		} else {
+			out[n++] = *value;
+		}
+	}
+	out[n] = '\0';
+}
+
+void metrics_set_collector(metrics_collect_fn fn, void *arg)
+{
+	pthread_mutex_lock(&lock);
+	collector = fn;
+	collector_arg = arg;
+	pthread_mutex_unlock(&lock);
+}
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void bprintf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void bprintf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		if (b->p == NULL)
+			return;
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		char *np = realloc(b->p, b->cap * 2 + (size_t)n);
+		if (np == NULL) {
+			free(b->p);
+			b->p = NULL;
+			return;
+		}
+		b->p = np;
+		b->cap = b->cap * 2 + (size_t)n;
+	}
+}
+
+static void render_series(struct buf *b, const struct series *s)
+{
+	const char *sep = s->labels[0] ? "," : "";
+
+	if (s->kind != K_HISTOGRAM) {
+		if (s->labels[0])
+			bprintf(b, "%s{%s} %.17g\n", s->name, s->labels, s->value);
+		else
+			bprintf(b, "%s %.17g\n", s->name, s->value);
+		return;
+	}
+	for (size_t i = 0; i < NBUCKETS; i++)
+		bprintf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", s->name, s->labels,
+		    sep, buckets[i], s->bucket[i]);
+	bprintf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", s->name, s->labels, sep,
+	    s->count);
+	bprintf(b, "%s_sum%s%s%s %.17g\n", s->name, s->labels[0] ? "{" : "",
+	    s->labels, s->labels[0] ? "}" : "", s->value);
+	bprintf(b, "%s_count%s%s%s %llu\n", s->name, s->labels[0] ? "{" : "",
+	    s->labels, s->labels[0] ? "}" : "", s->count);
+}
+
+char *metrics_render(size_t *len)
+{
+	struct buf b = { malloc(8192), 0, 8192 };
+	metrics_collect_fn fn;
+	void *arg;
+
+	pthread_mutex_lock(&lock);
+	fn = collector;
+	arg = collector_arg;
+	pthread_mutex_unlock(&lock);
+	if (fn != NULL)
+		fn(arg);
+
+	pthread_mutex_lock(&lock);
+	/* Described metrics first, grouped under their HELP/TYPE. */
+	for (size_t d = 0; d < ndescs; d++) {
+		bprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", descs[d].name,
+		    descs[d].help, descs[d].name, descs[d].type);
+		for (size_t i = 0; i < nseries; i++)
+			if (strcmp(series[i].name, descs[d].name) == 0)
+				render_series(&b, &series[i]);
+	}
+	for (size_t i = 0; i < nseries; i++) {
+		size_t d;
+		for (d = 0; d < ndescs; d++)
+			if (strcmp(series[i].name, descs[d].name) == 0)
+				break;
+		if (d == ndescs)
+			render_series(&b, &series[i]);
+	}
+	bprintf(&b, "# TYPE signet_metrics_dropped_total counter\n"
+	    "signet_metrics_dropped_total %llu\n", dropped);
+	pthread_mutex_unlock(&lock);
+	if (b.p != NULL && len != NULL)
+		*len = b.len;
+	return b.p;
+}

@@ -1,0 +1,131 @@
+/* config: the table-driven parser and its error messages. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+
+static const char *base =
+    "db = host=/tmp dbname=signet\n"
+    "token = signet-online\n"
+    "public_url = http://127.0.0.1:8080\n"
+    "ca_url = https://127.0.0.1:8443\n"
+    "tls_cert = server.pem\n"
+    "tls_key = /abs/server.key\n"
+    "roots_file = roots.pem\n"
+    "chain_file = chain.pem\n";
+
+static int load(const char *extra, struct config **c, struct err *e)
+{
+	char path[] = "/tmp/signet-conf-XXXXXX";
+	int fd = mkstemp(path), rc;
+	FILE *f = fdopen(fd, "w");
+
+	fprintf(f, "# comment\n\n%s%s", base, extra);
+	fclose(f);
+	rc = config_load(path, c, e);
+	unlink(path);
+	return rc;
+}
+
+static void test_defaults_and_paths(void **state)
+{
+	struct config *c = NULL;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(load("", &c, &e), 0);
+	assert_string_equal(c->db, "host=/tmp dbname=signet");
+	assert_int_equal(c->default_lifetime, 86400);
+	assert_int_equal(c->threads, 16);
+	/* Relative paths resolve against the config's directory. */
+	assert_string_equal(c->tls_cert, "/tmp/server.pem");
+	assert_string_equal(c->tls_key, "/abs/server.key");
+	config_free(c);
+	config_free(NULL);
+}
+
+static void test_errors_name_the_setting(void **state)
+{
+	const struct {
+		const char *extra, *want;
+	} cases[] = {
+		{ "threads = 0\n", "threads" },
+		{ "threads = many\n", "threads" },
+		{ "bogus = 1\n", "unknown setting \"bogus\"" },
+		{ "token = again\n", "token is set twice" },
+		{ "no equals sign\n", "expected \"key = value\"" },
+		{ "request_timeout = 10x\n", "request_timeout" },
+		{ "log_level = loud\n", "log_level" },
+		{ "https_listen = nowhere\n", "https_listen" },
+		{ "default_lifetime = 40d\n", "default_lifetime" },
+		{ "max_body =\n", "max_body has no value" },
+	};
+	struct config *c = NULL;
+	struct err e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(load(cases[i].extra, &c, &e), -1);
+		assert_int_equal(e.kind, ERR_CONFIG);
+		if (strstr(e.msg, cases[i].want) == NULL)
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, e.msg, cases[i].want);
+	}
+}
+
+static void test_missing_required(void **state)
+{
+	char path[] = "/tmp/signet-conf-XXXXXX";
+	int fd = mkstemp(path);
+	struct config *c = NULL;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(write(fd, "token = x\n", 10), 10);
+	close(fd);
+	assert_int_equal(config_load(path, &c, &e), -1);
+	assert_non_null(strstr(e.msg, "db: required setting is missing"));
+	unlink(path);
+	assert_int_equal(config_load("/nonexistent/signet.conf", &c, &e), -1);
+	assert_non_null(strstr(e.msg, "/nonexistent/signet.conf"));
+}
+
+static void test_hostport(void **state)
+{
+	char host[64];
+	unsigned port;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(config_split_hostport("127.0.0.1:8443", host,
+	    sizeof(host), &port, &e), 0);
+	assert_string_equal(host, "127.0.0.1");
+	assert_int_equal(port, 8443);
+	assert_int_equal(config_split_hostport("[::1]:80", host, sizeof(host),
+	    &port, &e), 0);
+	assert_string_equal(host, "::1");
+	assert_int_equal(config_split_hostport("x:0", host, sizeof(host), &port,
+	    &e), -1);
+	assert_int_equal(config_split_hostport("x:70000", host, sizeof(host),
+	    &port, &e), -1);
+	assert_int_equal(config_split_hostport(":80", host, sizeof(host), &port,
+	    &e), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_and_paths),
+		cmocka_unit_test(test_errors_name_the_setting),
+		cmocka_unit_test(test_missing_required),
+		cmocka_unit_test(test_hostport),
+	};
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
