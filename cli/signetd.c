@@ -287,35 +287,7 @@ static int start(struct daemon *d, struct http_server **https,
 	long n;
 	int rc = -1;
 
-	if (config_read_pin(d->cfg, pin, sizeof(pin), e) != 0)
-		return -1;
-	rc = hsm_open(d->cfg->pkcs11_module, d->cfg->token, pin, &d->hsm, e);
-	OPENSSL_cleanse(pin, sizeof(pin));
-	if (rc != 0)
-		return -1;
-	rc = -1;
-	if (db_open(d->cfg->db, (int)d->cfg->db_pool_size, &d->db, e) != 0) {
-		err_prefix(e, "db: ");
-		return -1;
-	}
-	if ((c = db_acquire(d->db, e)) == NULL)
-		return -1;
-	if (db_check_schema(c, e) != 0 ||
-	    db_cert_reconcile(c, d->cfg->reconcile_after, &n, e) != 0) {
-		db_release(d->db, c);
-		return -1;
-	}
-	db_release(d->db, c);
-	if (n > 0)
-		log_warn("msg=\"abandoned stale issuance intents\" count=%ld", n);
-	if (ca_open(d->db, d->hsm, d->cfg->public_url, &d->ca, e) != 0 ||
-	    api_new(d->ca, d->db, d->cfg, &d->api, e) != 0 ||
-	    load_ca_files(d, e) != 0)
-		return -1;
-	if (hsm_find_key(d->hsm, d->cfg->audit_key_label, &d->audit_key, e) != 0) {
-		err_prefix(e, "audit_key_label: ");
-		return -1;
-	}
+	/* Files first: a missing one is the cheapest mistake to report. */
 	if (read_text("roots_file", d->cfg->roots_file, &d->roots_pem,
 	    &d->roots_len, 0, e) != 0 ||
 	    read_text("chain_file", d->cfg->chain_file, &d->chain_pem,
@@ -323,6 +295,35 @@ static int start(struct daemon *d, struct http_server **https,
 	    read_text("tls_cert", d->cfg->tls_cert, &cert, NULL, 0, e) != 0 ||
 	    read_text("tls_key", d->cfg->tls_key, &key, NULL, 1, e) != 0)
 		goto out;
+	if (config_read_pin(d->cfg, pin, sizeof(pin), e) != 0)
+		goto out;
+	rc = hsm_open(d->cfg->pkcs11_module, d->cfg->token, pin, &d->hsm, e);
+	OPENSSL_cleanse(pin, sizeof(pin));
+	if (rc != 0)
+		goto out;
+	rc = -1;
+	if (db_open(d->cfg->db, (int)d->cfg->db_pool_size, &d->db, e) != 0) {
+		err_prefix(e, "db: ");
+		goto out;
+	}
+	if ((c = db_acquire(d->db, e)) == NULL)
+		goto out;
+	if (db_check_schema(c, e) != 0 ||
+	    db_cert_reconcile(c, d->cfg->reconcile_after, &n, e) != 0) {
+		db_release(d->db, c);
+		goto out;
+	}
+	db_release(d->db, c);
+	if (n > 0)
+		log_warn("msg=\"abandoned stale issuance intents\" count=%ld", n);
+	if (ca_open(d->db, d->hsm, d->cfg->public_url, &d->ca, e) != 0 ||
+	    api_new(d->ca, d->db, d->cfg, &d->api, e) != 0 ||
+	    load_ca_files(d, e) != 0)
+		goto out;
+	if (hsm_find_key(d->hsm, d->cfg->audit_key_label, &d->audit_key, e) != 0) {
+		err_prefix(e, "audit_key_label: ");
+		goto out;
+	}
 
 	https_routes[0] = (struct http_route){ "POST", "/v1/sign", api_sign, d->api, "sign" };
 	https_routes[1] = (struct http_route){ "GET", "/healthz", h_healthz, d, "healthz" };

@@ -168,7 +168,9 @@ static int map_error(PGconn *c, PGresult *r, struct err *e)
 	snprintf(msg, sizeof(msg), "%s",
 	    primary != NULL ? primary : PQerrorMessage(c));
 	msg[strcspn(msg, "\n")] = '\0';
-	if (PQstatus(c) != CONNECTION_OK)
+	/* Errors the server reports carry a SQLSTATE; one without is libpq's
+	 * own: the connection is gone or going. */
+	if (PQstatus(c) != CONNECTION_OK || state == NULL)
 		kind = ERR_UNAVAILABLE;
 	else if (state != NULL && strcmp(state, "23505") == 0)
 		kind = ERR_CONFLICT;

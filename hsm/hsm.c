@@ -1158,7 +1158,6 @@ static int load_key(struct hsm *h, const char *label, EVP_PKEY **priv,
 	CK_ULONG count = 0;
 	PKCS11_KEY *keys = NULL;
 	unsigned int n = 0;
-	EVP_PKEY *p11pub = NULL;
 	int rc = -1, r, i;
 
 	*priv = *pub = NULL;
@@ -1215,11 +1214,11 @@ static int load_key(struct hsm *h, const char *label, EVP_PKEY **priv,
 		    "cannot use it", h->label, label);
 		goto out;
 	}
-	/* The public key object if there is one, else what the private
-	 * key object tells (EC point, RSA modulus and exponent). */
-	p11pub = PKCS11_get_public_key(&keys[i]);
-	err_ossl_clear();
-	*pub = public_copy(p11pub != NULL ? p11pub : *priv);
+	/* The public half of the libp11 private key: libp11 filled in the RSA
+	 * modulus and exponent, and the EC point from the public key object.
+	 * (PKCS11_get_public_key() would do, but leaks its temporary key
+	 * object on every call in 0.4.12.) */
+	*pub = public_copy(*priv);
 	if (*pub == NULL) {
 		err_ossl(e, ERR_INTERNAL, "token \"%s\": key \"%s\": no public "
 		    "key", h->label, label);
@@ -1227,7 +1226,6 @@ static int load_key(struct hsm *h, const char *label, EVP_PKEY **priv,
 	}
 	rc = 0;
 out:
-	EVP_PKEY_free(p11pub);
 	if (rc != 0) {
 		EVP_PKEY_free(*priv);
 		EVP_PKEY_free(*pub);

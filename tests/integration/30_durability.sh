@@ -42,7 +42,7 @@ for _ in $(seq 1 100); do
 	[ "$(ls got/*.pem 2>/dev/null | wc -l)" -ge 40 ] && break
 	sleep 0.1
 done
-kill -KILL "$(bg_pid signetd)"
+kill_bg signetd
 wait "$load" || true
 received=$(ls got/*.pem 2>/dev/null | wc -l)
 expect_match "clients received certificates before the kill" "$received" '^[1-9][0-9]*$'
@@ -68,7 +68,6 @@ psql_val "insert into certificates (serial, issuer_id, subject, profile, request
 	values ('abcdef0123456789', $iss, 'CN=lost', 'server', 'test', now(),
 	now() + interval '1 day', '\\x00', '\\x00')" >/dev/null
 psql_val "update certificates set created_at = now() - interval '1 hour' where status = 'pending'" >/dev/null
-stop_bg signetd 2>/dev/null || true
 ca_start signetd2
 expect_eq "stale intents were reconciled at start-up" \
 	"$(psql_val "select count(*) from certificates where status = 'pending'")" 0

@@ -14,11 +14,11 @@ SIGNET_PIN=9999 check_fails "signetd with a wrong PIN refuses to start" "$SIGNET
 expect_match "  it says the PIN is wrong" "$(cat "$CHECK_OUT")" "PIN"
 expect_eq "  in one line" "$(wc -l <"$CHECK_OUT")" 1
 check_fails "  and does not print the PIN" grep -q 9999 "$CHECK_OUT"
-sed 's/^threads = .*/threads = lots/' "$CA_CONF" >bad1.conf
-check_fails "a non-numeric setting stops start-up" "$SIGNETD" -c bad1.conf
+sed 's/^threads = .*/threads = lots/' "$CA_CONF" >"$CA_DIR/bad1.conf"
+check_fails "a non-numeric setting stops start-up" "$SIGNETD" -c "$CA_DIR/bad1.conf"
 expect_match "  naming the setting and the line" "$(cat "$CHECK_OUT")" "bad1.conf:[0-9]+: threads"
-sed "s|^tls_key = .*|tls_key = $PWD/nonexistent.key|" "$CA_CONF" >bad2.conf
-check_fails "a missing TLS key stops start-up" "$SIGNETD" -c bad2.conf
+sed "s|^tls_key = .*|tls_key = $PWD/nonexistent.key|" "$CA_CONF" >"$CA_DIR/bad2.conf"
+check_fails "a missing TLS key stops start-up" "$SIGNETD" -c "$CA_DIR/bad2.conf"
 expect_match "  naming the setting and the file" "$(cat "$CHECK_OUT")" "tls_key: .*nonexistent.key"
 expect_eq "  in one line" "$(wc -l <"$CHECK_OUT")" 1
 chmod 644 "$CA_DIR/server.key"

@@ -33,6 +33,7 @@
 #   start_bg NAME CMD ARGS...       start CMD (an executable, not a shell function)
 #                                   in the background in its own session, log to
 #                                   ./NAME.log, pid under $SIGNET_TEST_PIDS
+#   kill_bg NAME                    SIGKILL it on purpose; records nothing
 #   stop_bg NAME                    SIGTERM, wait up to 10 s, then SIGKILL; records
 #                                   a FAIL if it had to SIGKILL or NAME exited
 #                                   abnormally (non-zero status, other than by
@@ -265,6 +266,16 @@ _lib_stop_bg() {
 		_lib_show_output "$PWD/$name.log"
 	fi
 	return 0
+}
+
+# kill_bg NAME: SIGKILL it (a crash the test means to cause) and forget it
+# without recording anything.
+kill_bg() {
+	local pid=${_lib_bg_pids[$1]:-}
+	if [ -n "$pid" ]; then
+		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+	fi
+	_lib_stop_bg "$1" 1
 }
 
 stop_bg() {

