@@ -12,7 +12,8 @@
 
 int cmd_token(struct cli_ctx *ctx, int argc, char **argv)
 {
-	enum { O_PROV = 256, O_KEY, O_SAN, O_SUB, O_PROF, O_LIFE, O_TTL, O_URL };
+	enum { O_PROV = 256, O_KEY, O_SAN, O_SUB, O_PROF, O_LIFE, O_TTL, O_URL,
+	    O_COUNT };
 	static const struct option opts[] = {
 		{ "provisioner", required_argument, NULL, O_PROV },
 		{ "key", required_argument, NULL, O_KEY },
@@ -22,6 +23,7 @@ int cmd_token(struct cli_ctx *ctx, int argc, char **argv)
 		{ "lifetime", required_argument, NULL, O_LIFE },
 		{ "ttl", required_argument, NULL, O_TTL },
 		{ "ca-url", required_argument, NULL, O_URL },
+		{ "count", required_argument, NULL, O_COUNT },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prov = NULL, *keyfile = NULL, *sub = NULL, *profile = NULL;
@@ -30,7 +32,7 @@ int cmd_token(struct cli_ctx *ctx, int argc, char **argv)
 	struct san s;
 	struct err e = { 0 };
 	struct config *cfg;
-	long long lifetime = 0, ttl = 300;
+	long long lifetime = 0, ttl = 300, count = 1;
 	enum profile p;
 	char *key = NULL, *tok = NULL, aud[1024];
 	int ch, rc = 2;
@@ -55,10 +57,17 @@ int cmd_token(struct cli_ctx *ctx, int argc, char **argv)
 		case O_TTL:
 			r = util_parse_duration(optarg, TOKEN_MAX_TTL, &ttl, &e);
 			break;
+		case O_COUNT: {
+			char *end;
+			count = strtoll(optarg, &end, 10);
+			if (*end != '\0' || count < 1 || count > 1000000)
+				return cli_usage("token", "--count must be 1..1000000");
+			break;
+		}
 		default:
 			return cli_usage("token", "usage: signet token --provisioner NAME "
 			    "--key FILE --san NAME... [--sub CN] [--profile P] "
-			    "[--lifetime D] [--ttl D] [--ca-url URL]");
+			    "[--lifetime D] [--ttl D] [--ca-url URL] [--count N]");
 		}
 		if (r != 0) {
 			e.kind = ERR_CONFIG;
@@ -77,13 +86,22 @@ int cmd_token(struct cli_ctx *ctx, int argc, char **argv)
 		ca_url = cfg->ca_url;
 	}
 	snprintf(aud, sizeof(aud), "%s/v1/sign", ca_url);
-	if (util_read_file(keyfile, 16384, &key, NULL, &e) != 0 ||
-	    token_mint(key, prov, sub, &sans, profile, lifetime, aud, (long)ttl,
-	    time(NULL), &tok, &e) != 0) {
+	if (util_read_file(keyfile, 16384, &key, NULL, &e) != 0) {
 		rc = cli_report(&e);
 		goto out;
 	}
-	printf("%s\n", tok);
+	/* --count: a batch for an orchestrator that hands them out, one
+	 * token per line, each with its own jti. */
+	for (long long i = 0; i < count; i++) {
+		if (token_mint(key, prov, sub, &sans, profile, lifetime, aud,
+		    (long)ttl, time(NULL), &tok, &e) != 0) {
+			rc = cli_report(&e);
+			goto out;
+		}
+		printf("%s\n", tok);
+		free(tok);
+		tok = NULL;
+	}
 	rc = 0;
 out:
 	if (key != NULL) {

@@ -41,8 +41,8 @@
  * What is NOT thread safe in 0.4.12, and so is serialized here by a
  * per-module mutex: PKCS11_enumerate_keys() (reallocates the cached
  * PKCS11_KEY array that every caller's pointers index; see OpenSC/libp11
- * issue #410), PKCS11_get_private_key()/get_public_key() (fill the cache
- * lazily) and PKCS11_login().
+ * issue #410), PKCS11_get_private_key() (fills the cache lazily),
+ * PKCS11_login() and the pool reset below.
  *
  * Other 0.4.12 facts this file works around (each checked against the
  * installed library with SoftHSM 2.6.1):
@@ -78,12 +78,14 @@
  *     module, freeing one kills the other.  All struct hsm on one module
  *     share one context (and one dlopen of the module), torn down when
  *     the last of them is freed.
+ *   - PKCS11_get_public_key() on a private key leaks the temporary public
+ *     key object it looks up (about 1 KB a call); the public key is taken
+ *     from the private EVP_PKEY instead.
  */
 #include "hsm/hsm.h"
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -172,7 +174,9 @@ struct hsm {
 };
 
 /*
- * Lock order: modules_lock, module.lock, hsm.raw_lock, hsm_key.lock.
+ * Lock order: modules_lock, module.lock, module.quiesce (exclusive),
+ * hsm.raw_lock, hsm_key.lock.  Signers take module.quiesce shared and
+ * nothing else while they hold it.
  */
 static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct module *modules;
@@ -388,7 +392,7 @@ static int module_load(struct module *m, struct err *e)
 static int module_get(const char *path, struct module **out, struct err *e)
 {
 	pthread_rwlockattr_t ra;
-	struct module *m;
+	struct module *m = NULL;
 	char *real;
 	int rc = -1;
 
@@ -735,7 +739,7 @@ int hsm_open(const char *module, const char *token_label, const char *pin,
     struct hsm **out, struct err *e)
 {
 	struct hsm *h = NULL;
-	struct module *m;
+	struct module *m = NULL;
 	CK_SLOT_ID p11_id;
 	CK_RV rv;
 	int rc = -1;
@@ -829,7 +833,7 @@ static void key_free(struct hsm_key *k)
 
 void hsm_free(struct hsm *h)
 {
-	struct module *m;
+	struct module *m = NULL;
 	struct hsm **pp;
 	struct hsm_key *k, *next;
 	int peer = 0;
@@ -1392,10 +1396,15 @@ static int recover(struct hsm *h, struct hsm_key *k, unsigned long seen_gen,
 		pool_reset(h);
 	if (st == 0 || lost) {
 		for (struct hsm_key *o = h->keys; o != NULL; o = o->next) {
-			if (o->retired)
+			if (o->retired || key_refresh(o, e) == 0)
 				continue;
-			if (key_refresh(o, e) != 0 && (o == k || k == NULL))
+			if (o == k || k == NULL)
 				goto out;
+			/* Not the key asked for: it recovers on its own when
+			 * next used. */
+			log_warn("msg=\"key not found again after login\" "
+			    "token=\"%s\" key=\"%s\" error=\"%s\"", h->label,
+			    o->label, e != NULL ? e->msg : "");
 		}
 	} else if (k != NULL && key_refresh(k, e) != 0) {
 		goto out;
@@ -1406,6 +1415,8 @@ out:
 	return rc;
 }
 
+/* fn runs under the module's shared quiesce lock, which prefers writers:
+ * it must not call back into hsm. */
 int hsm_sign(struct hsm_key *k, hsm_sign_fn fn, void *arg, struct err *e)
 {
 	pthread_rwlock_t *quiesce = &k->h->mod->quiesce;
