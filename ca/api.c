@@ -214,6 +214,7 @@ void api_sign(void *arg, const struct http_request *req,
 	    claims.iss, claims.sub);
 	memset(&cr, 0, sizeof(cr));
 	cr.pubkey = csr->pubkey;
+	cr.spki = X509_REQ_get_X509_PUBKEY(csr->req);
 	cr.cn = claims.sub;
 	cr.sans = &names;
 	cr.profile = prof;

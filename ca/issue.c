@@ -212,10 +212,12 @@ int ca_issue(struct ca *ca, const struct ca_request *r, X509 **out,
 	if (X509_set_version(x, X509_VERSION_3) != 1 ||
 	    X509_set_subject_name(x, subj) != 1 ||
 	    X509_set_issuer_name(x, X509_get_subject_name(ca->issuer)) != 1 ||
-	    X509_set_pubkey(x, r->pubkey) != 1) {
+	    (r->spki == NULL && X509_set_pubkey(x, r->pubkey) != 1)) {
 		err_ossl(e, ERR_INTERNAL, "building certificate");
 		goto out;
 	}
+	if (r->spki != NULL && x509_copy_spki(x, r->spki, e) != 0)
+		goto out;
 	if (x509_random_serial(x, serial, e) != 0 ||
 	    x509_set_validity(x, nb, na, e) != 0 ||
 	    profile_apply(x, ca->issuer, r->profile, r->sans,
@@ -243,7 +245,7 @@ int ca_issue(struct ca *ca, const struct ca_request *r, X509 **out,
 	in.jti = r->jti;
 	in.jti_expires = r->jti_expires;
 	if (tbs_sha256(x, in.tbs_sha256, e) != 0 ||
-	    x509_spki_sha256(r->pubkey, in.spki_sha256, e) != 0)
+	    x509_spki_der_sha256(X509_get_X509_PUBKEY(x), in.spki_sha256, e) != 0)
 		goto out;
 	if ((c = db_acquire(ca->db, e)) == NULL)
 		goto out;

@@ -21,7 +21,9 @@
 struct ca;
 
 struct ca_request {
-	EVP_PKEY *pubkey;              /* the subject's key (from the CSR) */
+	EVP_PKEY *pubkey;              /* the subject's key */
+	X509_PUBKEY *spki;             /* the same as encoded in the CSR, or
+	                                * NULL; copied without re-encoding */
 	const char *cn;                /* subject CN, or NULL/"" for none */
 	const struct san_list *sans;   /* checked already; at least one */
 	enum profile profile;

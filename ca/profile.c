@@ -84,8 +84,8 @@ int profile_apply(X509 *leaf, X509 *issuer, enum profile p,
     const struct san_list *sans, int subject_empty, const char *public_url,
     const char *issuer_name, struct err *e)
 {
-	EVP_PKEY *pub = X509_get0_pubkey(leaf);
-	int rsa = pub != NULL && EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA;
+	/* From the algorithm OID: asking for the EVP_PKEY would decode it. */
+	int rsa = x509_key_nid(leaf) == NID_rsaEncryption;
 	char aia[1024], cdp[1024];
 	const char *ku, *eku;
 

@@ -1,5 +1,6 @@
 #include "ca/token.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,59 @@
 #include <openssl/rand.h>
 
 #include "common/util.h"
+
+/* Imported provisioner keys, by their JSON text: importing a JWK builds an
+ * EC key, which costs more than the signature check.  The text is the
+ * key: a provisioner whose key changes simply misses.  cjose's reference
+ * counts are not atomic, so retain and release happen under the lock. */
+#define JWK_CACHE_SIZE 32
+static struct {
+	char *json;
+	cjose_jwk_t *jwk;
+} jwk_cache[JWK_CACHE_SIZE];
+static unsigned jwk_cache_next;
+static pthread_mutex_t jwk_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static cjose_jwk_t *jwk_get(const char *json, cjose_err *ce)
+{
+	cjose_jwk_t *jwk = NULL;
+	char *copy;
+	unsigned slot;
+
+	pthread_mutex_lock(&jwk_cache_lock);
+	for (unsigned i = 0; i < JWK_CACHE_SIZE; i++)
+		if (jwk_cache[i].json != NULL && strcmp(jwk_cache[i].json, json) == 0) {
+			jwk = jwk_cache[i].jwk;
+			cjose_jwk_retain(jwk, ce);
+			break;
+		}
+	pthread_mutex_unlock(&jwk_cache_lock);
+	if (jwk != NULL)
+		return jwk;
+	if ((jwk = cjose_jwk_import(json, strlen(json), ce)) == NULL)
+		return NULL;
+	if ((copy = strdup(json)) == NULL)
+		return jwk;
+	pthread_mutex_lock(&jwk_cache_lock);
+	slot = jwk_cache_next++ % JWK_CACHE_SIZE;
+	free(jwk_cache[slot].json);
+	if (jwk_cache[slot].jwk != NULL)
+		cjose_jwk_release(jwk_cache[slot].jwk);
+	jwk_cache[slot].json = copy;
+	jwk_cache[slot].jwk = jwk;
+	cjose_jwk_retain(jwk, ce);   /* one for the cache, one for the caller */
+	pthread_mutex_unlock(&jwk_cache_lock);
+	return jwk;
+}
+
+static void jwk_put(cjose_jwk_t *jwk)
+{
+	if (jwk == NULL)
+		return;
+	pthread_mutex_lock(&jwk_cache_lock);
+	cjose_jwk_release(jwk);
+	pthread_mutex_unlock(&jwk_cache_lock);
+}
 
 struct token {
 	cjose_jws_t *jws;
@@ -171,7 +225,7 @@ int token_verify(struct token *t, const char *jwk_json, const char *audience,
 		    alg ? alg : "(none)");
 		goto out;
 	}
-	if ((jwk = cjose_jwk_import(jwk_json, strlen(jwk_json), &ce)) == NULL) {
+	if ((jwk = jwk_get(jwk_json, &ce)) == NULL) {
 		err_set(e, ERR_INTERNAL, "provisioner key: %s", ce.message);
 		goto out;
 	}
@@ -228,7 +282,7 @@ int token_verify(struct token *t, const char *jwk_json, const char *audience,
 	rc = 0;
 out:
 	json_decref(root);
-	cjose_jwk_release(jwk);
+	jwk_put(jwk);
 	return rc;
 }
 

@@ -82,6 +82,73 @@ out:
 	return rc;
 }
 
+int x509_copy_spki(X509 *x, X509_PUBKEY *spki, struct err *e)
+{
+	ASN1_OBJECT *obj = NULL;
+	const ASN1_OBJECT *alg;
+	const void *pval;
+	const unsigned char *bits;
+	unsigned char *copy = NULL;
+	int ptype, len;
+	X509_ALGOR *algor;
+	void *pcopy = NULL;
+
+	if (X509_PUBKEY_get0_param(NULL, &bits, &len, &algor, spki) != 1 ||
+	    len <= 0)
+		return err_ossl(e, ERR_INVALID, "public key");
+	X509_ALGOR_get0(&alg, &ptype, &pval, algor);
+	if ((obj = OBJ_dup(alg)) == NULL || (copy = OPENSSL_memdup(bits, (size_t)len)) == NULL)
+		goto fail;
+	/* Parameters: absent (Ed25519), NULL (RSA) or an OID (EC curve). */
+	if (ptype == V_ASN1_OBJECT) {
+		if ((pcopy = OBJ_dup(pval)) == NULL)
+			goto fail;
+	} else if (ptype == V_ASN1_SEQUENCE) {
+		if ((pcopy = ASN1_STRING_dup(pval)) == NULL)
+			goto fail;
+	} else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF) {
+		ASN1_OBJECT_free(obj);
+		OPENSSL_free(copy);
+		return err_set(e, ERR_INVALID, "public key with unusual parameters");
+	}
+	if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), obj, ptype, pcopy,
+	    copy, len) != 1)
+		goto fail;
+	return 0;
+fail:
+	ASN1_OBJECT_free(obj);
+	if (ptype == V_ASN1_OBJECT)
+		ASN1_OBJECT_free(pcopy);
+	else
+		ASN1_STRING_free(pcopy);
+	OPENSSL_free(copy);
+	return err_ossl(e, ERR_INTERNAL, "copying public key");
+}
+
+int x509_spki_der_sha256(X509_PUBKEY *spki, unsigned char out[32],
+    struct err *e)
+{
+	unsigned char *der = NULL;
+	int len = i2d_X509_PUBKEY(spki, &der);
+	int ok;
+
+	if (len <= 0)
+		return err_ossl(e, ERR_INTERNAL, "encoding public key");
+	ok = EVP_Digest(der, (size_t)len, out, NULL, EVP_sha256(), NULL);
+	OPENSSL_free(der);
+	return ok == 1 ? 0 : err_ossl(e, ERR_INTERNAL, "hashing public key");
+}
+
+int x509_key_nid(X509 *x)
+{
+	ASN1_OBJECT *alg = NULL;
+
+	if (X509_PUBKEY_get0_param(&alg, NULL, NULL, NULL,
+	    X509_get_X509_PUBKEY(x)) != 1)
+		return NID_undef;
+	return OBJ_obj2nid(alg);
+}
+
 int x509_key_id(EVP_PKEY *pkey, unsigned char out[20], struct err *e)
 {
 	X509_PUBKEY *pk = NULL;

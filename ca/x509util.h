@@ -24,6 +24,16 @@ int x509_serial_hex(const X509 *x, char hex[SERIAL_HEX_MAX], struct err *e);
 
 /* SHA-256 of the DER SubjectPublicKeyInfo of pkey. */
 int x509_spki_sha256(EVP_PKEY *pkey, unsigned char out[32], struct err *e);
+/* Set x's subjectPublicKeyInfo to a copy of spki, field by field.  Unlike
+ * X509_set_pubkey this neither encodes nor decodes the key, which OpenSSL
+ * 3.0 does through its (slow) encoder and decoder machinery. */
+int x509_copy_spki(X509 *x, X509_PUBKEY *spki, struct err *e);
+/* SHA-256 of the DER SubjectPublicKeyInfo, from its parsed form. */
+int x509_spki_der_sha256(X509_PUBKEY *spki, unsigned char out[32],
+    struct err *e);
+/* NID of the key algorithm of a certificate (NID_rsaEncryption, ...). */
+int x509_key_nid(X509 *x);
+
 /* SHA-1 of the subjectPublicKey BIT STRING: the RFC 5280 4.2.1.2 (1) SKI. */
 int x509_key_id(EVP_PKEY *pkey, unsigned char out[20], struct err *e);
 

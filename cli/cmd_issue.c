@@ -101,6 +101,7 @@ int cmd_issue(struct cli_ctx *ctx, int argc, char **argv)
 		goto fail;
 	(void)c;
 	r.pubkey = csr->pubkey;
+	r.spki = X509_REQ_get_X509_PUBKEY(csr->req);
 	r.cn = csr->cn;
 	r.sans = &csr->sans;
 	r.profile = p;

@@ -293,6 +293,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 }
 
 static void on_mhd_error(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
 

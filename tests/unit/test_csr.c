@@ -140,8 +140,9 @@ static void test_refusals(void **state)
 
 static void test_not_pem(void **state)
 {
-	const char *bad[] = { "hello", "-----BEGIN CERTIFICATE REQUEST-----\n"
-	    "AAAA\n-----END CERTIFICATE REQUEST-----\n",
+	static const char truncated[] = "-----BEGIN CERTIFICATE REQUEST-----\n"
+	    "AAAA\n-----END CERTIFICATE REQUEST-----\n";
+	const char *bad[] = { "hello", truncated,
 	    "-----BEGIN CERTIFICATE REQUEST-----\n" };
 	struct csr *c = NULL;
 	struct err e;
