@@ -13,6 +13,7 @@
 
 struct ca {
 	struct db *db;
+	struct db_group *group;
 	struct hsm_key *key;
 	X509 *issuer;
 	time_t issuer_not_after;
@@ -70,6 +71,11 @@ void ca_free(struct ca *ca)
 	X509_free(ca->issuer);
 	free(ca->public_url);
 	free(ca);
+}
+
+void ca_set_group(struct ca *ca, struct db_group *g)
+{
+	ca->group = g;
 }
 
 X509 *ca_issuer_cert(const struct ca *ca)
@@ -182,14 +188,16 @@ int ca_issue(struct ca *ca, const struct ca_request *r, X509 **out,
 	X509_NAME *subj = NULL;
 	PGconn *c = NULL;
 	struct db_intent in;
+	struct db_store st;
 	const char *sans[SAN_MAX];
 	char sanbuf[SAN_MAX][SAN_VALUE_MAX + 8], *subject = NULL, *detail = NULL;
-	unsigned char *der = NULL, fp[32], final_tbs[32];
+	unsigned char *der = NULL, final_tbs[32];
 	size_t der_len;
 	time_t now = time(NULL), nb, na;
 	int rc = -1;
 
 	memset(&in, 0, sizeof(in));
+	memset(&st, 0, sizeof(st));
 	nb = r->not_before ? r->not_before : now - 60;
 	na = (r->not_before ? r->not_before : now) + r->lifetime;
 	if (na > ca->issuer_not_after)
@@ -247,10 +255,13 @@ int ca_issue(struct ca *ca, const struct ca_request *r, X509 **out,
 	if (tbs_sha256(x, in.tbs_sha256, e) != 0 ||
 	    x509_spki_der_sha256(X509_get_X509_PUBKEY(x), in.spki_sha256, e) != 0)
 		goto out;
-	if ((c = db_acquire(ca->db, e)) == NULL)
+	if (ca->group != NULL) {
+		if (db_group_intent(ca->group, &in, e) != 0)
+			goto out;
+	} else if ((c = db_acquire(ca->db, e)) == NULL ||
+	    db_cert_intent(c, &in, e) != 0) {
 		goto out;
-	if (db_cert_intent(c, &in, e) != 0)
-		goto out;
+	}
 
 	if (ca_sign_cert(ca->key, x, e) != 0)
 		goto out;
@@ -261,13 +272,19 @@ int ca_issue(struct ca *ca, const struct ca_request *r, X509 **out,
 		    "serial=%s", serial);
 	if (x509_to_der(x, &der, &der_len, e) != 0)
 		goto out;
-	if (EVP_Digest(der, der_len, fp, NULL, EVP_sha256(), NULL) != 1) {
+	if (EVP_Digest(der, der_len, st.fingerprint, NULL, EVP_sha256(), NULL) != 1) {
 		err_ossl(e, ERR_INTERNAL, "fingerprint");
 		goto out;
 	}
 	detail = audit_detail(r, in.subject, nb, na, serial);
+	st.serial = serial;
+	st.der = der;
+	st.der_len = der_len;
+	st.actor = r->requester;
+	st.audit_detail_json = detail;
 	/* Stored and committed before anyone sees it. */
-	if (db_cert_store(c, serial, der, der_len, fp, r->requester, detail, e) != 0)
+	if ((ca->group != NULL ? db_group_store(ca->group, &st, e) :
+	    db_cert_store(c, &st, e)) != 0)
 		goto out;
 	*out = x;
 	x = NULL;

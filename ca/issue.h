@@ -41,6 +41,11 @@ int ca_open(struct db *d, struct hsm *h, const char *public_url,
     struct ca **out, struct err *e);
 void ca_free(struct ca *ca);
 
+/* Record intents and certificates through g (group commit) instead of
+ * one pool connection per request; g is borrowed.  signetd does this;
+ * the CLI does not need to. */
+void ca_set_group(struct ca *ca, struct db_group *g);
+
 /* The issuing certificate, its name and key (borrowed). */
 X509 *ca_issuer_cert(const struct ca *ca);
 const char *ca_issuer_name(const struct ca *ca);

@@ -42,6 +42,7 @@ struct daemon {
 	struct db *db;
 	struct ca *ca;
 	struct api *api;
+	struct db_group *group;
 	struct hsm_key *audit_key;
 	struct audit_sealer *sealer;
 	char *roots_pem, *chain_pem;
@@ -316,7 +317,10 @@ static int start(struct daemon *d, struct http_server **https,
 	db_release(d->db, c);
 	if (n > 0)
 		log_warn("msg=\"abandoned stale issuance intents\" count=%ld", n);
+	if (db_group_start(d->cfg->db, &d->group, e) != 0)
+		goto out;
 	if (ca_open(d->db, d->hsm, d->cfg->public_url, &d->ca, e) != 0 ||
+	    (ca_set_group(d->ca, d->group), 0) ||
 	    api_new(d->ca, d->db, d->cfg, &d->api, e) != 0 ||
 	    load_ca_files(d, e) != 0)
 		goto out;
@@ -471,6 +475,7 @@ out:
 	metrics_set_collector(NULL, NULL);
 	api_free(d.api);
 	ca_free(d.ca);
+	db_group_stop(d.group);
 	for (int i = 0; i < d.nca_files; i++)
 		free(d.ca_files[i].der);
 	free(d.roots_pem);

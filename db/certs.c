@@ -4,136 +4,298 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "common/util.h"
 
-/* A text[] literal for the SAN list: {"DNS:a","IP:b"}.  The values were
- * checked by ca/ already, but quote them anyway. */
-static char *text_array(const char *const *v, int n)
+/* A growing string for array literals. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void sb_put(struct sbuf *b, const char *s, size_t n)
 {
-	size_t len = 3;
-	char *out, *p;
-
-	for (int i = 0; i < n; i++)
-		len += 2 * strlen(v[i]) + 3;
-	if ((out = malloc(len)) == NULL)
-		return NULL;
-	p = out;
-	*p++ = '{';
-	for (int i = 0; i < n; i++) {
-		if (i > 0)
-			*p++ = ',';
-		*p++ = '"';
-		for (const char *s = v[i]; *s; s++) {
-			if (*s == '"' || *s == '\\')
-				*p++ = '\\';
-			*p++ = *s;
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *np = realloc(b->p, cap);
+		if (np == NULL) {
+			b->oom = 1;
+			return;
 		}
-		*p++ = '"';
+		b->p = np;
+		b->cap = cap;
 	}
-	*p++ = '}';
-	*p = '\0';
-	return out;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* Append one element to a PostgreSQL array literal being built: quoted,
+ * with quotes and backslashes escaped; NULL for a null pointer. */
+static void sb_elem(struct sbuf *b, const char *v)
+{
+	sb_put(b, b->len > 1 ? "," : "", b->len > 1 ? 1 : 0);
+	if (v == NULL) {
+		sb_put(b, "NULL", 4);
+		return;
+	}
+	sb_put(b, "\"", 1);
+	for (; *v; v++) {
+		if (*v == '"' || *v == '\\')
+			sb_put(b, "\\", 1);
+		sb_put(b, v, 1);
+	}
+	sb_put(b, "\"", 1);
+}
+
+static void sb_open(struct sbuf *b)
+{
+	b->len = 0;
+	sb_put(b, "{", 1);
+}
+
+/* The SAN list of one row as a JSON array text (the batch passes one
+ * text per row; a 2-D array would need equal lengths). */
+static void sans_json(const struct db_intent *in, struct sbuf *b)
+{
+	b->len = 0;
+	sb_put(b, "[", 1);
+	for (int i = 0; i < in->nsans; i++) {
+		if (i > 0)
+			sb_put(b, ",", 1);
+		sb_put(b, "\"", 1);
+		for (const char *v = in->sans[i]; *v; v++) {
+			if (*v == '"' || *v == '\\')
+				sb_put(b, "\\", 1);
+			sb_put(b, v, 1);
+		}
+		sb_put(b, "\"", 1);
+	}
+	sb_put(b, "]", 1);
+}
+
+enum { I_SERIAL, I_ISSUER, I_SUBJECT, I_SANS, I_PROFILE, I_PROV, I_REQ, I_NB,
+	I_NA, I_TBS, I_SPKI, I_JTI, I_JEXP, I_NCOLS };
+
+int db_cert_intent_many(PGconn *c, const struct db_intent *const *in, int n,
+    struct err *res, struct err *e)
+{
+	struct sbuf col[I_NCOLS], tmp = { 0 };
+	const char *p[I_NCOLS];
+	char num[32], hex[65];
+	PGresult *r = NULL;
+	int rc = -1;
+
+	memset(col, 0, sizeof(col));
+	for (int k = 0; k < I_NCOLS; k++)
+		sb_open(&col[k]);
+	for (int i = 0; i < n; i++) {
+		const struct db_intent *x = in[i];
+
+		sb_elem(&col[I_SERIAL], x->serial);
+		snprintf(num, sizeof(num), "%d", x->issuer_id);
+		sb_elem(&col[I_ISSUER], num);
+		sb_elem(&col[I_SUBJECT], x->subject);
+		sans_json(x, &tmp);
+		sb_elem(&col[I_SANS], tmp.oom ? "[]" : tmp.p);
+		sb_elem(&col[I_PROFILE], x->profile);
+		sb_elem(&col[I_PROV], x->provisioner);
+		sb_elem(&col[I_REQ], x->requester);
+		snprintf(num, sizeof(num), "%lld", (long long)x->not_before);
+		sb_elem(&col[I_NB], num);
+		snprintf(num, sizeof(num), "%lld", (long long)x->not_after);
+		sb_elem(&col[I_NA], num);
+		util_hex(x->tbs_sha256, 32, hex);
+		sb_elem(&col[I_TBS], hex);
+		util_hex(x->spki_sha256, 32, hex);
+		sb_elem(&col[I_SPKI], hex);
+		sb_elem(&col[I_JTI], x->jti);
+		snprintf(num, sizeof(num), "%lld", (long long)x->jti_expires);
+		sb_elem(&col[I_JEXP], num);
+		res[i].kind = ERR_NONE;
+		res[i].msg[0] = '\0';
+	}
+	for (int k = 0; k < I_NCOLS; k++) {
+		sb_put(&col[k], "}", 1);
+		if (col[k].oom) {
+			err_set(e, ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+		p[k] = col[k].p;
+	}
+	/* One statement, one commit for the whole batch: each token id is
+	 * consumed and each intent recorded together, or neither.  A replayed
+	 * token id inserts nothing (ON CONFLICT: the other holder of that id,
+	 * in this process or another, won); a key blocked for keyCompromise
+	 * gets no intent.  The answer says which row fared how. */
+	if (db_exec(c,
+	    "WITH req AS ("
+	    "  SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[],"
+	    "   $5::text[], $6::text[], $7::text[], $8::float8[], $9::float8[],"
+	    "   $10::text[], $11::text[], $12::text[], $13::float8[])"
+	    "  AS t(serial, issuer_id, subject, sans, profile, provisioner,"
+	    "   requester, nb, na, tbs, spki, jti, jexp)),"
+	    " tok AS ("
+	    "  INSERT INTO used_tokens (provisioner, jti, expires_at)"
+	    "  SELECT provisioner, jti, to_timestamp(jexp) FROM req"
+	    "  WHERE jti IS NOT NULL ON CONFLICT DO NOTHING"
+	    "  RETURNING provisioner, jti),"
+	    " okr AS ("
+	    "  SELECT r.* FROM req r"
+	    "  WHERE (r.jti IS NULL OR EXISTS (SELECT 1 FROM tok"
+	    "    WHERE tok.provisioner = r.provisioner AND tok.jti = r.jti))"
+	    "   AND NOT EXISTS (SELECT 1 FROM blocked_keys b"
+	    "    WHERE b.spki_sha256 = decode(r.spki, 'hex'))),"
+	    " ins AS ("
+	    "  INSERT INTO certificates (serial, issuer_id, subject, sans, profile,"
+	    "   provisioner, requester, not_before, not_after, tbs_sha256,"
+	    "   spki_sha256)"
+	    "  SELECT serial, issuer_id, subject,"
+	    "   ARRAY(SELECT jsonb_array_elements_text(sans::jsonb)), profile,"
+	    "   provisioner, requester, to_timestamp(nb), to_timestamp(na),"
+	    "   decode(tbs, 'hex'), decode(spki, 'hex') FROM okr"
+	    "  RETURNING serial)"
+	    " SELECT r.serial, ins.serial IS NOT NULL,"
+	    "  r.jti IS NULL OR EXISTS (SELECT 1 FROM tok"
+	    "   WHERE tok.provisioner = r.provisioner AND tok.jti = r.jti)"
+	    " FROM req r LEFT JOIN ins ON ins.serial = r.serial",
+	    I_NCOLS, p, &r, e) != 0)
+		goto out;
+	for (int row = 0; row < PQntuples(r); row++) {
+		const char *serial = PQgetvalue(r, row, 0);
+		int inserted = PQgetvalue(r, row, 1)[0] == 't';
+		int token_ok = PQgetvalue(r, row, 2)[0] == 't';
+
+		for (int i = 0; i < n; i++) {
+			if (strcmp(in[i]->serial, serial) != 0)
+				continue;
+			if (inserted)
+				break;
+			if (!token_ok)
+				err_set(&res[i], ERR_AUTH,
+				    "token already used: each token is good for one "
+				    "certificate (jti %.64s)", in[i]->jti);
+			else
+				err_set(&res[i], ERR_POLICY,
+				    "the CSR's public key was revoked for keyCompromise "
+				    "and is blocked: generate a new key");
+			break;
+		}
+	}
+	rc = 0;
+out:
+	PQclear(r);
+	for (int k = 0; k < I_NCOLS; k++)
+		free(col[k].p);
+	free(tmp.p);
+	return rc;
 }
 
 int db_cert_intent(PGconn *c, const struct db_intent *in, struct err *e)
 {
-	char issuer[16], nb[24], na[24], jexp[24], *sans = NULL;
-	const char *p[13];
-	int lens[13] = { 0 };
+	struct err res;
+
+	if (db_cert_intent_many(c, &in, 1, &res, e) != 0)
+		return -1;
+	if (res.kind != ERR_NONE) {
+		if (e != NULL)
+			*e = res;
+		return -1;
+	}
+	return 0;
+}
+
+enum { S_SERIAL, S_DER, S_FP, S_ACTOR, S_DETAIL, S_NCOLS };
+
+int db_cert_store_many(PGconn *c, const struct db_store *const *in, int n,
+    struct err *res, struct err *e)
+{
+	struct sbuf col[S_NCOLS];
+	const char *p[S_NCOLS];
+	char fp[65], *der = NULL;
+	size_t der_cap = 0;
 	PGresult *r = NULL;
 	int rc = -1;
 
-	snprintf(issuer, sizeof(issuer), "%d", in->issuer_id);
-	snprintf(nb, sizeof(nb), "%lld", (long long)in->not_before);
-	snprintf(na, sizeof(na), "%lld", (long long)in->not_after);
-	snprintf(jexp, sizeof(jexp), "%lld", (long long)in->jti_expires);
-	if ((sans = text_array(in->sans, in->nsans)) == NULL)
-		return err_set(e, ERR_INTERNAL, "out of memory");
-	p[0] = in->serial;
-	p[1] = issuer;
-	p[2] = in->subject;
-	p[3] = sans;
-	p[4] = in->profile;
-	p[5] = in->provisioner;
-	p[6] = in->requester;
-	p[7] = nb;
-	p[8] = na;
-	p[9] = (const char *)in->tbs_sha256;
-	lens[9] = 32;
-	p[10] = (const char *)in->spki_sha256;
-	lens[10] = 32;
-	p[11] = in->jti;
-	p[12] = jexp;
-	/* One statement, so one round trip and one commit: the token id is
-	 * consumed and the intent recorded together, or neither.  A key
-	 * blocked for keyCompromise inserts nothing. */
-	if (db_execb(c,
-	    "WITH tok AS ("
-	    "  INSERT INTO used_tokens (provisioner, jti, expires_at)"
-	    "  SELECT $6, $12, to_timestamp($13::double precision)"
-	    "  WHERE $12::text IS NOT NULL),"
-	    " ins AS ("
-	    "  INSERT INTO certificates (serial, issuer_id, subject, sans,"
-	    "   profile, provisioner, requester, not_before, not_after,"
-	    "   tbs_sha256, spki_sha256)"
-	    "  SELECT $1, $2::integer, $3, $4::text[], $5, $6, $7,"
-	    "   to_timestamp($8::double precision),"
-	    "   to_timestamp($9::double precision), $10, $11"
-	    "  WHERE NOT EXISTS (SELECT 1 FROM blocked_keys WHERE spki_sha256 = $11)"
-	    "  RETURNING 1)"
-	    " SELECT count(*) FROM ins",
-	    13, p, lens, &r, e) != 0) {
-		if (e != NULL && e->kind == ERR_CONFLICT &&
-		    strstr(e->msg, "used_tokens") != NULL)
-			err_set(e, ERR_AUTH,
-			    "token already used: each token is good for one "
-			    "certificate (jti %.64s)", in->jti);
-		goto out;
+	memset(col, 0, sizeof(col));
+	for (int k = 0; k < S_NCOLS; k++)
+		sb_open(&col[k]);
+	for (int i = 0; i < n; i++) {
+		if (2 * in[i]->der_len + 1 > der_cap) {
+			char *nd = realloc(der, 2 * in[i]->der_len + 1);
+			if (nd == NULL) {
+				err_set(e, ERR_INTERNAL, "out of memory");
+				goto out;
+			}
+			der = nd;
+			der_cap = 2 * in[i]->der_len + 1;
+		}
+		util_hex(in[i]->der, in[i]->der_len, der);
+		util_hex(in[i]->fingerprint, 32, fp);
+		sb_elem(&col[S_SERIAL], in[i]->serial);
+		sb_elem(&col[S_DER], der);
+		sb_elem(&col[S_FP], fp);
+		sb_elem(&col[S_ACTOR], in[i]->actor);
+		sb_elem(&col[S_DETAIL], in[i]->audit_detail_json ?
+		    in[i]->audit_detail_json : "{}");
+		err_set(&res[i], ERR_INTERNAL, "certificate %s: its intent is no "
+		    "longer pending (reconciled as abandoned?): not returned",
+		    in[i]->serial);
 	}
-	if (strcmp(PQgetvalue(r, 0, 0), "1") != 0) {
-		err_set(e, ERR_POLICY,
-		    "the CSR's public key was revoked for keyCompromise and is "
-		    "blocked: generate a new key");
-		goto out;
+	for (int k = 0; k < S_NCOLS; k++) {
+		sb_put(&col[k], "}", 1);
+		if (col[k].oom) {
+			err_set(e, ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+		p[k] = col[k].p;
 	}
+	/* The certificates and their audit entries commit together. */
+	if (db_exec(c,
+	    "WITH req AS ("
+	    "  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+	    "   $5::text[]) AS t(serial, der, fp, actor, detail)),"
+	    " upd AS ("
+	    "  UPDATE certificates c SET der = decode(req.der, 'hex'),"
+	    "   fingerprint_sha256 = decode(req.fp, 'hex'), status = 'good',"
+	    "   issued_at = now()"
+	    "  FROM req WHERE c.serial = req.serial AND c.status = 'pending'"
+	    "  RETURNING c.serial)"
+	    " INSERT INTO audit_log (actor, action, subject, detail)"
+	    " SELECT req.actor, 'certificate.issue', req.serial, req.detail::jsonb"
+	    " FROM req JOIN upd ON upd.serial = req.serial"
+	    " RETURNING subject",
+	    S_NCOLS, p, &r, e) != 0)
+		goto out;
+	for (int row = 0; row < PQntuples(r); row++)
+		for (int i = 0; i < n; i++)
+			if (strcmp(in[i]->serial, PQgetvalue(r, row, 0)) == 0) {
+				res[i].kind = ERR_NONE;
+				res[i].msg[0] = '\0';
+			}
 	rc = 0;
 out:
 	PQclear(r);
-	free(sans);
+	free(der);
+	for (int k = 0; k < S_NCOLS; k++)
+		free(col[k].p);
 	return rc;
 }
 
-int db_cert_store(PGconn *c, const char *serial, const unsigned char *der,
-    size_t der_len, const unsigned char fingerprint[32], const char *actor,
-    const char *audit_detail_json, struct err *e)
+int db_cert_store(PGconn *c, const struct db_store *in, struct err *e)
 {
-	const char *p[5] = { serial, (const char *)der,
-	    (const char *)fingerprint, actor,
-	    audit_detail_json ? audit_detail_json : "{}" };
-	int lens[5] = { 0, (int)der_len, 32, 0, 0 };
-	PGresult *r = NULL;
-	int rc = -1;
+	struct err res;
 
-	/* The certificate and its audit entry commit together. */
-	if (db_execb(c,
-	    "WITH upd AS ("
-	    "  UPDATE certificates SET der = $2, fingerprint_sha256 = $3,"
-	    "   status = 'good', issued_at = now()"
-	    "  WHERE serial = $1 AND status = 'pending' RETURNING serial)"
-	    " INSERT INTO audit_log (actor, action, subject, detail)"
-	    " SELECT $4, 'certificate.issue', serial, $5::jsonb FROM upd"
-	    " RETURNING id",
-	    5, p, lens, &r, e) != 0)
-		goto out;
-	if (PQntuples(r) != 1) {
-		err_set(e, ERR_INTERNAL,
-		    "certificate %s: its intent is no longer pending "
-		    "(reconciled as abandoned?): not returned", serial);
-		goto out;
+	if (db_cert_store_many(c, &in, 1, &res, e) != 0)
+		return -1;
+	if (res.kind != ERR_NONE) {
+		if (e != NULL)
+			*e = res;
+		return -1;
 	}
-	rc = 0;
-out:
-	PQclear(r);
-	return rc;
+	return 0;
 }
 
 int db_cert_reconcile(PGconn *c, long age_seconds, long *n, struct err *e)

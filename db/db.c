@@ -23,7 +23,7 @@ static void notice_quiet(void *arg, const char *msg)
 	(void)msg;
 }
 
-static PGconn *connect_one(const char *conninfo, struct err *e)
+PGconn *db_connect(const char *conninfo, struct err *e)
 {
 	PGconn *c = PQconnectdb(conninfo);
 
@@ -64,7 +64,7 @@ int db_open(const char *conninfo, int pool_size, struct db **out,
 	}
 	/* The first connection tells whether the database is there at all;
 	 * the others are made when first needed. */
-	if ((d->conns[0] = connect_one(conninfo, e)) == NULL) {
+	if ((d->conns[0] = db_connect(conninfo, e)) == NULL) {
 		db_free(d);
 		return -1;
 	}
@@ -111,7 +111,7 @@ PGconn *db_acquire(struct db *d, struct err *e)
 	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
 		if (c != NULL)
 			PQfinish(c);
-		c = connect_one(d->conninfo, e);
+		c = db_connect(d->conninfo, e);
 		pthread_mutex_lock(&d->lock);
 		d->conns[slot] = c;
 		if (c == NULL) {
@@ -180,6 +180,16 @@ static int map_error(PGconn *c, PGresult *r, struct err *e)
 	return err_set(e, kind, "database: %s", msg);
 }
 
+/* Did this failure come from losing the server (shutdown, restart,
+ * crash), rather than from the statement? */
+static int connection_lost(PGconn *c, PGresult *r)
+{
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	return PQstatus(c) != CONNECTION_OK || state == NULL ||
+	    strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0;
+}
+
 int db_execb(PGconn *c, const char *sql, int nparams,
     const char *const *params, const int *lens, PGresult **res,
     struct err *e)
@@ -203,7 +213,7 @@ int db_execb(PGconn *c, const char *sql, int nparams,
 	 * a statement on a dead connection never ran, so reconnect and try
 	 * once more rather than fail a request the database could serve. */
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && idle &&
-	    PQstatus(c) == CONNECTION_BAD) {
+	    connection_lost(c, r)) {
 		PQclear(r);
 		PQreset(c);
 		if (PQstatus(c) == CONNECTION_OK)

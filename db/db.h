@@ -34,6 +34,9 @@ int db_open(const char *conninfo, int pool_size, struct db **out,
     struct err *e);
 void db_free(struct db *d);
 
+/* One new connection outside any pool (ERR_UNAVAILABLE on failure). */
+PGconn *db_connect(const char *conninfo, struct err *e);
+
 /* Take a connection (waits while all are busy) and give it back.  A
  * connection found broken is reset before it is handed out; if that fails
  * db_acquire fails with ERR_UNAVAILABLE. */
@@ -132,11 +135,43 @@ struct db_intent {
  * (revoked for keyCompromise) with ERR_POLICY. */
 int db_cert_intent(PGconn *c, const struct db_intent *in, struct err *e);
 
+/* The same for n intents in one statement and one commit (group commit).
+ * Returns -1 (e set) if the statement failed, which fails every row;
+ * otherwise 0 with res[i] saying how row i fared (kind ERR_NONE: recorded).
+ * Token ids must be distinct within one call. */
+int db_cert_intent_many(PGconn *c, const struct db_intent *const *in, int n,
+    struct err *res, struct err *e);
+
+struct db_store {
+	const char *serial;
+	const unsigned char *der;
+	size_t der_len;
+	unsigned char fingerprint[32];
+	const char *actor;
+	const char *audit_detail_json;
+};
+
 /* Store the signed certificate and mark it good, with its audit entry, in
  * one transaction.  Must be committed before the certificate is returned. */
-int db_cert_store(PGconn *c, const char *serial, const unsigned char *der,
-    size_t der_len, const unsigned char fingerprint[32], const char *actor,
-    const char *audit_detail_json, struct err *e);
+int db_cert_store(PGconn *c, const struct db_store *in, struct err *e);
+/* The same for n certificates in one statement and one commit; res as
+ * for db_cert_intent_many. */
+int db_cert_store_many(PGconn *c, const struct db_store *const *in, int n,
+    struct err *res, struct err *e);
+
+/* Group commit: a writer thread per kind (intents, stores) with its own
+ * connection records what concurrent callers queued in one statement and
+ * one commit, and answers each caller with its own result once committed.
+ * db_group_stop joins the threads; callers must have returned by then. */
+struct db_group;
+int db_group_start(const char *conninfo, struct db_group **out,
+    struct err *e);
+void db_group_stop(struct db_group *g);
+/* As db_cert_intent / db_cert_store, through the group. */
+int db_group_intent(struct db_group *g, const struct db_intent *in,
+    struct err *e);
+int db_group_store(struct db_group *g, const struct db_store *in,
+    struct err *e);
 
 /* Mark pending intents older than age_seconds abandoned.  *n receives
  * how many. */
