@@ -2,6 +2,8 @@
 #include "db/db.h"
 
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,6 +192,34 @@ static int connection_lost(PGconn *c, PGresult *r)
 	    strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0;
 }
 
+/* Run a statement outside a transaction as a prepared statement named
+ * after a hash of its text: parsing and planning the CTEs signet uses
+ * cost more than running them.  A connection that does not know the name
+ * yet (new, or re-made after a restart) prepares it first; that error
+ * cannot abort anything because no transaction is open. */
+static PGresult *exec_prepared(PGconn *c, const char *sql, int nparams,
+    const char *const *params, const int *lengths, const int *formats)
+{
+	char name[24];
+	uint64_t h = 1469598103934665603ULL;
+	PGresult *r;
+	const char *state;
+
+	for (const char *p = sql; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	snprintf(name, sizeof(name), "sg_%016llx", (unsigned long long)h);
+	r = PQexecPrepared(c, name, nparams, params, lengths, formats, 0);
+	state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	if (state == NULL || strcmp(state, "26000") != 0)
+		return r;
+	PQclear(r);
+	r = PQprepare(c, name, sql, nparams, NULL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		return r;
+	PQclear(r);
+	return PQexecPrepared(c, name, nparams, params, lengths, formats, 0);
+}
+
 int db_execb(PGconn *c, const char *sql, int nparams,
     const char *const *params, const int *lens, PGresult **res,
     struct err *e)
@@ -206,7 +236,8 @@ int db_execb(PGconn *c, const char *sql, int nparams,
 		lengths[i] = lens != NULL ? lens[i] : 0;
 	}
 	idle = PQtransactionStatus(c) == PQTRANS_IDLE;
-	r = PQexecParams(c, sql, nparams, NULL, params, lengths, formats, 0);
+	r = idle ? exec_prepared(c, sql, nparams, params, lengths, formats) :
+	    PQexecParams(c, sql, nparams, NULL, params, lengths, formats, 0);
 	st = PQresultStatus(r);
 	/* A pooled connection whose server went away (a restart, a
 	 * failover) only finds out on its next query.  Outside a transaction
@@ -218,7 +249,7 @@ int db_execb(PGconn *c, const char *sql, int nparams,
 		PQreset(c);
 		if (PQstatus(c) == CONNECTION_OK)
 			PQsetNoticeProcessor(c, notice_quiet, NULL);
-		r = PQexecParams(c, sql, nparams, NULL, params, lengths, formats, 0);
+		r = exec_prepared(c, sql, nparams, params, lengths, formats);
 		st = PQresultStatus(r);
 	}
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -241,7 +272,11 @@ int db_exec(PGconn *c, const char *sql, int nparams,
 
 int db_begin(PGconn *c, struct err *e)
 {
-	return db_exec(c, "BEGIN", 0, NULL, NULL, e);
+	PGresult *r = PQexec(c, "BEGIN");
+	int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : map_error(c, r, e);
+
+	PQclear(r);
+	return rc;
 }
 
 int db_commit(PGconn *c, struct err *e)
