@@ -120,6 +120,50 @@ int san_parse(const char *s, struct san *out, struct err *e)
 	return san_normalize(out->type, s, out->value, e);
 }
 
+GENERAL_NAMES *san_list_to_general_names(const struct san_list *l,
+    struct err *e)
+{
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+
+	if (gens == NULL) {
+		err_set(e, ERR_INTERNAL, "out of memory");
+		return NULL;
+	}
+	for (int i = 0; i < l->n; i++) {
+		const struct san *s = &l->v[i];
+		GENERAL_NAME *g = GENERAL_NAME_new();
+
+		if (g == NULL)
+			goto fail;
+		if (s->type == SAN_IP) {
+			ASN1_OCTET_STRING *ip = a2i_IPADDRESS(s->value);
+			if (ip == NULL) {
+				GENERAL_NAME_free(g);
+				goto fail;
+			}
+			GENERAL_NAME_set0_value(g, GEN_IPADD, ip);
+		} else {
+			ASN1_IA5STRING *str = ASN1_IA5STRING_new();
+			if (str == NULL || ASN1_STRING_set(str, s->value, -1) != 1) {
+				ASN1_IA5STRING_free(str);
+				GENERAL_NAME_free(g);
+				goto fail;
+			}
+			GENERAL_NAME_set0_value(g, s->type == SAN_DNS ? GEN_DNS :
+			    GEN_URI, str);
+		}
+		if (sk_GENERAL_NAME_push(gens, g) == 0) {
+			GENERAL_NAME_free(g);
+			goto fail;
+		}
+	}
+	return gens;
+fail:
+	err_ossl(e, ERR_INTERNAL, "building subjectAltName");
+	GENERAL_NAMES_free(gens);
+	return NULL;
+}
+
 int san_list_contains(const struct san_list *l, const struct san *s)
 {
 	for (int i = 0; i < l->n; i++)

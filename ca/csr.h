@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "common/err.h"
 
@@ -59,6 +60,10 @@ int san_normalize(enum san_type type, const char *in, char out[SAN_VALUE_MAX],
 int san_parse(const char *s, struct san *out, struct err *e);
 /* "DNS", "IP", "URI". */
 const char *san_type_name(enum san_type t);
+/* The names as GENERAL_NAMES (for subjectAltName), or NULL with e set.
+ * Free with GENERAL_NAMES_free. */
+GENERAL_NAMES *san_list_to_general_names(const struct san_list *l,
+    struct err *e);
 /* Add unless already present; ERR_LIMIT past SAN_MAX. */
 int san_list_add(struct san_list *l, const struct san *s, struct err *e);
 int san_list_contains(const struct san_list *l, const struct san *s);

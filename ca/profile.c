@@ -28,54 +28,19 @@ const char *profile_name(enum profile p)
 	return (unsigned)p < PROFILE_COUNT ? names[p] : "?";
 }
 
-/* subjectAltName in OpenSSL's config syntax.  Values were validated by
- * san_normalize (no commas or control characters in DNS or IP; URIs have
- * no spaces), but a comma in a URI would split the list, so build the
- * GENERAL_NAMES directly instead of through the config parser. */
+/* subjectAltName, built as GENERAL_NAMES rather than through OpenSSL's
+ * config-string parser, where a comma in a URI would split the list. */
 static int add_sans(X509 *leaf, const struct san_list *sans, int critical,
     struct err *e)
 {
-	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
-	int rc = -1;
+	GENERAL_NAMES *gens = san_list_to_general_names(sans, e);
+	int rc = 0;
 
 	if (gens == NULL)
-		return err_set(e, ERR_INTERNAL, "out of memory");
-	for (int i = 0; i < sans->n; i++) {
-		const struct san *s = &sans->v[i];
-		GENERAL_NAME *g = NULL;
-
-		if (s->type == SAN_IP) {
-			ASN1_OCTET_STRING *ip = a2i_IPADDRESS(s->value);
-			if (ip == NULL || (g = GENERAL_NAME_new()) == NULL) {
-				ASN1_OCTET_STRING_free(ip);
-				err_ossl(e, ERR_INTERNAL, "IP name %s", s->value);
-				goto out;
-			}
-			GENERAL_NAME_set0_value(g, GEN_IPADD, ip);
-		} else {
-			ASN1_IA5STRING *str = ASN1_IA5STRING_new();
-			if (str == NULL || ASN1_STRING_set(str, s->value, -1) != 1 ||
-			    (g = GENERAL_NAME_new()) == NULL) {
-				ASN1_IA5STRING_free(str);
-				err_ossl(e, ERR_INTERNAL, "name %s", s->value);
-				goto out;
-			}
-			GENERAL_NAME_set0_value(g, s->type == SAN_DNS ? GEN_DNS :
-			    GEN_URI, str);
-		}
-		if (sk_GENERAL_NAME_push(gens, g) == 0) {
-			GENERAL_NAME_free(g);
-			err_set(e, ERR_INTERNAL, "out of memory");
-			goto out;
-		}
-	}
+		return -1;
 	if (X509_add1_ext_i2d(leaf, NID_subject_alt_name, gens, critical,
-	    X509V3_ADD_REPLACE) != 1) {
-		err_ossl(e, ERR_INTERNAL, "subjectAltName");
-		goto out;
-	}
-	rc = 0;
-out:
+	    X509V3_ADD_REPLACE) != 1)
+		rc = err_ossl(e, ERR_INTERNAL, "subjectAltName");
 	GENERAL_NAMES_free(gens);
 	return rc;
 }

@@ -8,6 +8,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "common/util.h"
+
 int x509_random_serial(X509 *x, char hex[SERIAL_HEX_MAX], struct err *e)
 {
 	unsigned char raw[16];
@@ -272,6 +274,26 @@ void x509_free_list(X509 **v, int n)
 	for (int i = 0; i < n; i++)
 		X509_free(v[i]);
 	free(v);
+}
+
+int x509_write_key(const char *path, EVP_PKEY *key, struct err *e)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+	int rc;
+
+	if (b == NULL || PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL,
+	    NULL) != 1) {
+		BIO_free(b);
+		return err_ossl(e, ERR_INTERNAL, "writing key");
+	}
+	n = BIO_get_mem_data(b, &data);
+	rc = util_write_file(path, data, (size_t)n, 0600, e);
+	/* The key's PEM sat in this buffer: clear it before freeing. */
+	OPENSSL_cleanse(data, (size_t)n);
+	BIO_free(b);
+	return rc;
 }
 
 char *x509_name_oneline(const X509_NAME *n)

@@ -52,6 +52,9 @@ X509 *x509_from_der(const unsigned char *der, size_t len, struct err *e);
 int x509_read_pem_file(const char *path, X509 ***out, int *n, struct err *e);
 void x509_free_list(X509 **v, int n);
 
+/* Write a private key as PEM (PKCS#8) to path, mode 0600, atomically. */
+int x509_write_key(const char *path, EVP_PKEY *key, struct err *e);
+
 /* Subject as a one-line RFC 2253 string, malloc'ed. */
 char *x509_name_oneline(const X509_NAME *n);
 

@@ -18,6 +18,7 @@
 
 #include "ca/csr.h"
 #include "ca/token.h"
+#include "ca/x509util.h"
 #include "cli/cli.h"
 #include "common/util.h"
 
@@ -79,13 +80,15 @@ static char *make_csr(EVP_PKEY *key, const struct token_claims *c,
 	X509_NAME *name = X509_NAME_new();
 	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
 	X509_EXTENSION *ext = NULL;
-	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	GENERAL_NAMES *gens = san_list_to_general_names(&c->sans, e);
 	BIO *b = NULL;
 	char *pem = NULL, *data;
 	long n;
 	int ed = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519;
 
-	if (!req || !name || !exts || !gens) {
+	if (gens == NULL)
+		goto out;
+	if (!req || !name || !exts) {
 		err_set(e, ERR_INTERNAL, "out of memory");
 		goto out;
 	}
@@ -93,29 +96,6 @@ static char *make_csr(EVP_PKEY *key, const struct token_claims *c,
 	    MBSTRING_UTF8, (const unsigned char *)c->sub, -1, -1, 0) != 1) {
 		err_ossl(e, ERR_INVALID, "subject");
 		goto out;
-	}
-	for (int i = 0; i < c->sans.n; i++) {
-		const struct san *s = &c->sans.v[i];
-		GENERAL_NAME *g = GENERAL_NAME_new();
-		if (g == NULL)
-			goto oom;
-		if (s->type == SAN_IP) {
-			ASN1_OCTET_STRING *ip = a2i_IPADDRESS(s->value);
-			if (ip == NULL) {
-				GENERAL_NAME_free(g);
-				goto oom;
-			}
-			GENERAL_NAME_set0_value(g, GEN_IPADD, ip);
-		} else {
-			ASN1_IA5STRING *str = ASN1_IA5STRING_new();
-			if (str == NULL || ASN1_STRING_set(str, s->value, -1) != 1) {
-				ASN1_IA5STRING_free(str);
-				GENERAL_NAME_free(g);
-				goto oom;
-			}
-			GENERAL_NAME_set0_value(g, s->type == SAN_DNS ? GEN_DNS : GEN_URI, str);
-		}
-		sk_GENERAL_NAME_push(gens, g);
 	}
 	if ((ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, gens)) == NULL ||
 	    sk_X509_EXTENSION_push(exts, ext) == 0)
@@ -212,24 +192,6 @@ out:
 	return ret;
 }
 
-static int write_key(const char *path, EVP_PKEY *key, struct err *e)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *data;
-	long n;
-	int rc;
-
-	if (b == NULL || PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL,
-	    NULL) != 1) {
-		BIO_free(b);
-		return err_ossl(e, ERR_INTERNAL, "writing key");
-	}
-	n = BIO_get_mem_data(b, &data);
-	rc = util_write_file(path, data, (size_t)n, 0600, e);
-	BIO_free(b);
-	return rc;
-}
-
 int cmd_enroll(struct cli_ctx *ctx, int argc, char **argv)
 {
 	enum { O_URL = 256, O_ROOT, O_TOK, O_CSR, O_KT, O_CERT, O_KEY, O_CHAIN };
@@ -305,7 +267,7 @@ int cmd_enroll(struct cli_ctx *ctx, int argc, char **argv)
 		goto fail;
 	}
 	/* Key first: a certificate without its key is useless. */
-	if (key != NULL && write_key(key_out, key, &e) != 0)
+	if (key != NULL && x509_write_key(key_out, key, &e) != 0)
 		goto fail;
 	if (util_write_file(cert_out, cert, strlen(cert), 0644, &e) != 0)
 		goto fail;

@@ -269,24 +269,6 @@ static int server_cert(struct ca *ca, const struct init_opts *o,
 	return ca_issue(ca, &r, cert, serial, e);
 }
 
-static int write_key(const char *path, EVP_PKEY *key, struct err *e)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *data;
-	long n;
-	int rc;
-
-	if (b == NULL || PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL,
-	    NULL) != 1) {
-		BIO_free(b);
-		return err_ossl(e, ERR_INTERNAL, "writing key");
-	}
-	n = BIO_get_mem_data(b, &data);
-	rc = util_write_file(path, data, (size_t)n, 0600, e);
-	BIO_free_all(b);
-	return rc;
-}
-
 static int write_config(const struct init_opts *o, const char *pin_abs,
     struct err *e)
 {
@@ -571,7 +553,7 @@ int cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 	if (write_pem_certs(path, chain, 2, &e) != 0)
 		goto fail;
 	snprintf(path, sizeof(path), "%s/server.key", o.dir);
-	if (write_key(path, server_key, &e) != 0 || write_config(&o, pin_abs, &e) != 0)
+	if (x509_write_key(path, server_key, &e) != 0 || write_config(&o, pin_abs, &e) != 0)
 		goto fail;
 	printf("created CA in %s\n"
 	    "  root:    %s (key %s on token %s)\n"

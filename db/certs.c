@@ -6,6 +6,8 @@
 #include "db/db.h"
 #include "common/util.h"
 
+#include <jansson.h>
+
 /* A growing string for array literals. */
 struct sbuf {
 	char *p;
@@ -57,23 +59,30 @@ static void sb_open(struct sbuf *b)
 }
 
 /* The SAN list of one row as a JSON array text (the batch passes one
- * text per row; a 2-D array would need equal lengths). */
-static void sans_json(const struct db_intent *in, struct sbuf *b)
+ * text per row; a 2-D array would need equal lengths).  malloc'ed. */
+static char *sans_json(const struct db_intent *in)
 {
-	b->len = 0;
-	sb_put(b, "[", 1);
-	for (int i = 0; i < in->nsans; i++) {
-		if (i > 0)
-			sb_put(b, ",", 1);
-		sb_put(b, "\"", 1);
-		for (const char *v = in->sans[i]; *v; v++) {
-			if (*v == '"' || *v == '\\')
-				sb_put(b, "\\", 1);
-			sb_put(b, v, 1);
-		}
-		sb_put(b, "\"", 1);
+	json_t *arr = json_array();
+	char *out = NULL;
+
+	for (int i = 0; arr != NULL && i < in->nsans; i++)
+		json_array_append_new(arr, json_string(in->sans[i]));
+	if (arr != NULL)
+		out = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	return out;
+}
+
+/* Close each column's array literal; p[k] then points at it. */
+static int sb_close_all(struct sbuf *col, int n, const char **p, struct err *e)
+{
+	for (int k = 0; k < n; k++) {
+		sb_put(&col[k], "}", 1);
+		if (col[k].oom)
+			return err_set(e, ERR_INTERNAL, "out of memory");
+		p[k] = col[k].p;
 	}
-	sb_put(b, "]", 1);
+	return 0;
 }
 
 enum { I_SERIAL, I_ISSUER, I_SUBJECT, I_SANS, I_PROFILE, I_PROV, I_REQ, I_NB,
@@ -82,7 +91,8 @@ enum { I_SERIAL, I_ISSUER, I_SUBJECT, I_SANS, I_PROFILE, I_PROV, I_REQ, I_NB,
 int db_cert_intent_many(PGconn *c, const struct db_intent *const *in, int n,
     struct err *res, struct err *e)
 {
-	struct sbuf col[I_NCOLS], tmp = { 0 };
+	struct sbuf col[I_NCOLS];
+	char *sans;
 	const char *p[I_NCOLS];
 	char num[32], hex[65];
 	PGresult *r = NULL;
@@ -98,8 +108,12 @@ int db_cert_intent_many(PGconn *c, const struct db_intent *const *in, int n,
 		snprintf(num, sizeof(num), "%d", x->issuer_id);
 		sb_elem(&col[I_ISSUER], num);
 		sb_elem(&col[I_SUBJECT], x->subject);
-		sans_json(x, &tmp);
-		sb_elem(&col[I_SANS], tmp.oom ? "[]" : tmp.p);
+		if ((sans = sans_json(x)) == NULL) {
+			err_set(e, ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+		sb_elem(&col[I_SANS], sans);
+		free(sans);
 		sb_elem(&col[I_PROFILE], x->profile);
 		sb_elem(&col[I_PROV], x->provisioner);
 		sb_elem(&col[I_REQ], x->requester);
@@ -117,14 +131,8 @@ int db_cert_intent_many(PGconn *c, const struct db_intent *const *in, int n,
 		res[i].kind = ERR_NONE;
 		res[i].msg[0] = '\0';
 	}
-	for (int k = 0; k < I_NCOLS; k++) {
-		sb_put(&col[k], "}", 1);
-		if (col[k].oom) {
-			err_set(e, ERR_INTERNAL, "out of memory");
-			goto out;
-		}
-		p[k] = col[k].p;
-	}
+	if (sb_close_all(col, I_NCOLS, p, e) != 0)
+		goto out;
 	/* One statement, one commit for the whole batch: each token id is
 	 * consumed and each intent recorded together, or neither.  A replayed
 	 * token id inserts nothing (ON CONFLICT: the other holder of that id,
@@ -189,7 +197,6 @@ out:
 	PQclear(r);
 	for (int k = 0; k < I_NCOLS; k++)
 		free(col[k].p);
-	free(tmp.p);
 	return rc;
 }
 
@@ -244,14 +251,8 @@ int db_cert_store_many(PGconn *c, const struct db_store *const *in, int n,
 		    "longer pending (reconciled as abandoned?): not returned",
 		    in[i]->serial);
 	}
-	for (int k = 0; k < S_NCOLS; k++) {
-		sb_put(&col[k], "}", 1);
-		if (col[k].oom) {
-			err_set(e, ERR_INTERNAL, "out of memory");
-			goto out;
-		}
-		p[k] = col[k].p;
-	}
+	if (sb_close_all(col, S_NCOLS, p, e) != 0)
+		goto out;
 	/* The certificates and their audit entries commit together. */
 	if (db_exec(c,
 	    "WITH req AS ("
