@@ -84,4 +84,35 @@ expect_eq "every good row has its DER" \
 tok=$(ca_token load w.load.test)
 sign_json w.csr "$tok" >after.json
 expect_eq "the restarted signetd issues" "$(post_sign after.json)" 201
+
+# A second signetd on the same database: a token used on one is refused
+# on the other, and a token sent to both at once is honoured once.
+https2=$(free_port)
+http2=$(free_port)
+sed -e "s|^https_listen = .*|https_listen = 127.0.0.1:$https2|" \
+	-e "s|^http_listen = .*|http_listen = 127.0.0.1:$http2|" "$CA_CONF" >"$CA_DIR/second.conf"
+start_bg signetd3 "$SIGNETD" -c "$CA_DIR/second.conf"
+check "a second signetd answers /readyz" wait_http "http://127.0.0.1:$http2/readyz" 30
+post_to() { # PORT BODY
+	curl -sS --cacert "$CA_DIR/roots.pem" -o /dev/null -w '%{http_code}' \
+		-H 'Content-Type: application/json' --data-binary "@$2" \
+		"https://127.0.0.1:$1/v1/sign"
+}
+tok=$(ca_token load w.load.test)
+sign_json w.csr "$tok" >once.json
+expect_eq "a token used on the first signetd" "$(post_to "$HTTPS_PORT" once.json)" 201
+expect_eq "  is refused on the second" "$(post_to "$https2" once.json)" 401
+ok=0
+for i in $(seq 1 10); do
+	tok=$(ca_token load w.load.test)
+	sign_json w.csr "$tok" >race.json
+	post_to "$HTTPS_PORT" race.json >a.code &
+	pa=$!
+	post_to "$https2" race.json >b.code &
+	pb=$!
+	wait "$pa" "$pb" || true
+	if [ "$(sort a.code b.code | tr '\n' ' ')" = "201 401 " ]; then ok=$((ok + 1)); fi
+done
+expect_eq "a token sent to both at once is honoured exactly once (10 races)" "$ok" 10
+stop_bg signetd3
 stop_bg signetd2
