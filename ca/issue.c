@@ -211,7 +211,9 @@ int ca_issue(struct ca *ca, const struct ca_request *r, X509 **out,
 		err_set(e, ERR_INTERNAL, "out of memory");
 		goto out;
 	}
-	if (r->cn != NULL && r->cn[0] != '\0' &&
+	/* RFC 5280's upper bound on a CN is 64 characters; a longer subject
+	 * name (a long DNS name) is left to the SAN, with an empty subject. */
+	if (r->cn != NULL && r->cn[0] != '\0' && strlen(r->cn) <= 64 &&
 	    X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_UTF8,
 	    (const unsigned char *)r->cn, -1, -1, 0) != 1) {
 		err_ossl(e, ERR_INVALID, "subject CN");
