@@ -108,8 +108,17 @@ static int sign_cb(EVP_PKEY *pkey, void *arg)
 int ca_sign_cert(struct hsm_key *key, X509 *cert, struct err *e)
 {
 	struct sign_arg a = { cert, x509_sign_md(hsm_key_public(key)) };
+	struct timespec t0, t1;
+	int rc;
 
-	return hsm_sign(key, sign_cb, &a, e);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = hsm_sign(key, sign_cb, &a, e);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc == 0)
+		metrics_observe("signet_hsm_sign_duration_seconds", NULL,
+		    (double)(t1.tv_sec - t0.tv_sec) +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	return rc;
 }
 
 /* Fill in the TBS signature algorithm the HSM signature will carry, so

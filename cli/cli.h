@@ -9,6 +9,7 @@
 #define SIGNET_CLI_H
 
 #include <libpq-fe.h>
+#include <openssl/x509.h>
 
 #include "common/config.h"
 #include "common/err.h"
@@ -47,5 +48,23 @@ int cmd_issue(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_list(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_show(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_audit(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_revoke(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_crl(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_root(struct cli_ctx *ctx, int argc, char **argv);
+
+/* Generate, sign (with key, on its token) and store the next CRL of the
+ * issuer (its id, name and certificate DER) on c, and write it to
+ * dir/name.crl; path receives the file's path.  res->der must be freed
+ * with crl_result_free, also on failure. */
+struct crl_result;
+int cli_crl_make(PGconn *c, int issuer_id, const char *name,
+    const unsigned char *issuer_der, size_t issuer_len, struct hsm_key *key,
+    long long validity, int scheduled, const char *dir, char *path,
+    size_t pathlen, struct crl_result *res, struct err *e);
+/* The first CRL of a new CA (signet init): scheduled, written to
+ * dir/name.crl. */
+int cli_crl_first(struct db *db, int issuer_id, const char *name, X509 *cert,
+    struct hsm_key *key, long long validity, const char *dir,
+    struct err *e);
 
 #endif

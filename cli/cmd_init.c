@@ -555,6 +555,16 @@ int cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/server.key", o.dir);
 	if (x509_write_key(path, server_key, &e) != 0 || write_config(&o, pin_abs, &e) != 0)
 		goto fail;
+	/* A CRL for each CA from the start: relying parties such as nginx
+	 * ssl_crl want one for every CA in the chain, and only init and
+	 * `signet root crl` hold the root key.  DIR/crl is the default
+	 * crl_publish_dir. */
+	snprintf(path, sizeof(path), "%s/crl", o.dir);
+	if (cli_crl_first(db, root_id, root_name, root, root_key,
+	    365LL * 86400, path, &e) != 0 ||
+	    cli_crl_first(db, inter_id, inter_name, inter, issuing_key,
+	    86400, path, &e) != 0)
+		goto fail;
 	printf("created CA in %s\n"
 	    "  root:    %s (key %s on token %s)\n"
 	    "  issuing: %s (key %s on token %s)\n"

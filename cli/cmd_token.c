@@ -13,7 +13,7 @@
 int cmd_token(struct cli_ctx *ctx, int argc, char **argv)
 {
 	enum { O_PROV = 256, O_KEY, O_SAN, O_SUB, O_PROF, O_LIFE, O_TTL, O_URL,
-	    O_COUNT };
+	    O_COUNT, O_REVOKE };
 	static const struct option opts[] = {
 		{ "provisioner", required_argument, NULL, O_PROV },
 		{ "key", required_argument, NULL, O_KEY },
@@ -24,6 +24,7 @@ int cmd_token(struct cli_ctx *ctx, int argc, char **argv)
 		{ "ttl", required_argument, NULL, O_TTL },
 		{ "ca-url", required_argument, NULL, O_URL },
 		{ "count", required_argument, NULL, O_COUNT },
+		{ "revoke", no_argument, NULL, O_REVOKE },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prov = NULL, *keyfile = NULL, *sub = NULL, *profile = NULL;
@@ -35,7 +36,7 @@ int cmd_token(struct cli_ctx *ctx, int argc, char **argv)
 	long long lifetime = 0, ttl = 300, count = 1;
 	enum profile p;
 	char *key = NULL, *tok = NULL, aud[1024];
-	int ch, rc = 2;
+	int ch, rc = 2, revoke = 0;
 
 	memset(&sans, 0, sizeof(sans));
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -45,6 +46,9 @@ int cmd_token(struct cli_ctx *ctx, int argc, char **argv)
 		case O_KEY: keyfile = optarg; break;
 		case O_SUB: sub = optarg; break;
 		case O_URL: ca_url = optarg; break;
+		/* A token for POST /v1/revoke (its provisioner needs
+		 * may_revoke); the names are recorded, not checked. */
+		case O_REVOKE: revoke = 1; break;
 		case O_PROF: profile = optarg; r = profile_parse(optarg, &p, &e); break;
 		case O_SAN:
 			r = san_parse(optarg, &s, &e);
@@ -67,7 +71,8 @@ int cmd_token(struct cli_ctx *ctx, int argc, char **argv)
 		default:
 			return cli_usage("token", "usage: signet token --provisioner NAME "
 			    "--key FILE --san NAME... [--sub CN] [--profile P] "
-			    "[--lifetime D] [--ttl D] [--ca-url URL] [--count N]");
+			    "[--lifetime D] [--ttl D] [--ca-url URL] [--count N] "
+			    "[--revoke]");
 		}
 		if (r != 0) {
 			e.kind = ERR_CONFIG;
@@ -85,7 +90,7 @@ int cmd_token(struct cli_ctx *ctx, int argc, char **argv)
 		}
 		ca_url = cfg->ca_url;
 	}
-	snprintf(aud, sizeof(aud), "%s/v1/sign", ca_url);
+	snprintf(aud, sizeof(aud), "%s/v1/%s", ca_url, revoke ? "revoke" : "sign");
 	if (util_read_file(keyfile, 16384, &key, NULL, &e) != 0) {
 		rc = cli_report(&e);
 		goto out;

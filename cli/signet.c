@@ -19,6 +19,9 @@ static const struct {
 	{ "list", cmd_list, "list certificates" },
 	{ "show", cmd_show, "show one certificate" },
 	{ "audit", cmd_audit, "audit verify: check the audit log chain" },
+	{ "revoke", cmd_revoke, "revoke a certificate (RFC 5280 reason)" },
+	{ "crl", cmd_crl, "sign the issuing CAs' CRLs now" },
+	{ "root", cmd_root, "root crl: sign the root's CRL (needs the root token)" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -20,7 +20,9 @@
 
 #include "ca/api.h"
 #include "ca/audit_sealer.h"
+#include "ca/crl_publisher.h"
 #include "ca/issue.h"
+#include "ca/revoke_api.h"
 #include "ca/x509util.h"
 #include "common/config.h"
 #include "common/http.h"
@@ -45,6 +47,8 @@ struct daemon {
 	struct db_group *group;
 	struct hsm_key *audit_key;
 	struct audit_sealer *sealer;
+	struct crl_publisher *crl;
+	struct revoke_api *revoke;
 	char *roots_pem, *chain_pem;
 	size_t roots_len, chain_len;
 	struct ca_file ca_files[16];
@@ -154,6 +158,7 @@ static void collect(void *arg)
 	    d->audit_key };
 
 	db_pool_stats(d->db, &busy, &idle);
+	crl_publisher_collect(d->crl);
 	metrics_set("signet_db_pool_connections", "state=\"busy\"", busy);
 	metrics_set("signet_db_pool_connections", "state=\"idle\"", idle);
 	for (int i = 0; i < 2; i++) {
@@ -191,6 +196,8 @@ static void describe_metrics(void)
 	    "Time the HSM took per signature.");
 	metrics_describe("signet_http_request_duration_seconds", "histogram",
 	    "HTTP request duration by endpoint.");
+	metrics_describe("signet_crl_age_seconds", "gauge",
+	    "Seconds since thisUpdate of the newest CRL in the database, by issuer.");
 	metrics_describe("signet_db_pool_connections", "gauge",
 	    "PostgreSQL pool connections by state.");
 }
@@ -281,7 +288,7 @@ out:
 static int start(struct daemon *d, struct http_server **https,
     struct http_server **http, struct err *e)
 {
-	static struct http_route https_routes[8], http_routes[10];
+	static struct http_route https_routes[16], http_routes[16];
 	char pin[256], *cert = NULL, *key = NULL;
 	struct http_server_opts o;
 	PGconn *c;
@@ -329,19 +336,27 @@ static int start(struct daemon *d, struct http_server **https,
 		goto out;
 	}
 
+	/* Revocations over HTTPS; CRLs signed in the background and served
+	 * from the database on the plain listener. */
+	if (revoke_api_new(d->db, d->cfg, &d->revoke, e) != 0 ||
+	    crl_publisher_start(d->db, d->hsm, d->cfg, &d->crl, e) != 0)
+		goto out;
+
 	https_routes[0] = (struct http_route){ "POST", "/v1/sign", api_sign, d->api, "sign" };
 	https_routes[1] = (struct http_route){ "GET", "/healthz", h_healthz, d, "healthz" };
 	https_routes[2] = (struct http_route){ "GET", "/readyz", h_readyz, d, "readyz" };
 	https_routes[3] = (struct http_route){ "GET", "/roots.pem", h_roots, d, "roots" };
 	https_routes[4] = (struct http_route){ "GET", "/chain.pem", h_chain, d, "chain" };
-	https_routes[5] = (struct http_route){ NULL, NULL, NULL, NULL, NULL };
+	https_routes[5] = (struct http_route){ "POST", "/v1/revoke", revoke_api_handle, d->revoke, "revoke" };
+	https_routes[6] = (struct http_route){ NULL, NULL, NULL, NULL, NULL };
 	http_routes[0] = (struct http_route){ "GET", "/roots.pem", h_roots, d, "roots" };
 	http_routes[1] = (struct http_route){ "GET", "/chain.pem", h_chain, d, "chain" };
 	http_routes[2] = (struct http_route){ "GET", "/ca/*", h_ca_cert, d, "ca" };
 	http_routes[3] = (struct http_route){ "GET", "/healthz", h_healthz, d, "healthz" };
 	http_routes[4] = (struct http_route){ "GET", "/readyz", h_readyz, d, "readyz" };
 	http_routes[5] = (struct http_route){ "GET", "/metrics", h_metrics, d, "metrics" };
-	http_routes[6] = (struct http_route){ NULL, NULL, NULL, NULL, NULL };
+	http_routes[6] = (struct http_route){ "GET", "/crl/*", crl_publisher_serve, d->crl, "crl" };
+	http_routes[7] = (struct http_route){ NULL, NULL, NULL, NULL, NULL };
 
 	memset(&o, 0, sizeof(o));
 	o.threads = (unsigned)d->cfg->threads;
@@ -472,6 +487,8 @@ out:
 	if (d.jobs_started)
 		pthread_join(d.jobs, NULL);
 	audit_sealer_stop(d.sealer);
+	crl_publisher_stop(d.crl);
+	revoke_api_free(d.revoke);
 	metrics_set_collector(NULL, NULL);
 	api_free(d.api);
 	ca_free(d.ca);

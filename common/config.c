@@ -75,6 +75,12 @@ static const struct setting settings[] = {
 	  "how often the sealer signs a checkpoint of the audit chain" },
 	{ "log_level", T_STRING, S(log_level), "info", 0, 0, 0,
 	  "debug, info, warn or error" },
+	{ "crl_validity", T_DURATION, S(crl_validity), "24h", 0, 300, 366 * DAY,
+	  "nextUpdate - thisUpdate of the issuing CAs' CRLs" },
+	{ "crl_refresh", T_DURATION, S(crl_refresh), "1h", 0, 10, 30 * DAY,
+	  "a scheduled CRL is signed at least this often (and within ~1 s of a revocation)" },
+	{ "crl_publish_dir", T_PATH, S(crl_publish_dir), "crl", 0, 0, 0,
+	  "directory where signetd writes {issuer}.crl (and `signet root crl` root-N.crl)" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -206,6 +212,11 @@ static int validate(struct config *c, struct err *e)
 	if (c->default_lifetime > c->max_lifetime)
 		return err_set(e, ERR_CONFIG,
 		    "default_lifetime: longer than max_lifetime");
+	/* Relying parties fetch a new CRL before nextUpdate only if one
+	 * exists by then: refresh well inside the validity. */
+	if (c->crl_refresh * 2 > c->crl_validity)
+		return err_set(e, ERR_CONFIG,
+		    "crl_refresh: must be at most half of crl_validity");
 	return 0;
 }
 
@@ -271,6 +282,12 @@ int config_load(const char *path, struct config **out, struct err *e)
 		}
 	}
 	(void)save;
+	/* Relative defaults are relative to the config's directory too. */
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (!seen[i] && settings[i].type == T_PATH &&
+		    settings[i].def != NULL && settings[i].def[0] != '/' &&
+		    set_value(c, &settings[i], settings[i].def, dir, e) != 0)
+			goto out;
 	if (validate(c, e) != 0) {
 		err_prefix(e, "%s: ", path);
 		goto out;

@@ -37,6 +37,9 @@ struct config {
 	long long audit_seal_interval;
 	long long audit_checkpoint_interval;
 	char *log_level;
+	long long crl_validity;  /* nextUpdate - thisUpdate of issuing CRLs */
+	long long crl_refresh;   /* a scheduled CRL at least this often */
+	char *crl_publish_dir;   /* where {issuer}.crl files are written */
 };
 
 /* Load and validate path.  On failure e names the line, the setting and the

@@ -177,6 +177,9 @@ int db_group_store(struct db_group *g, const struct db_store *in,
  * how many. */
 int db_cert_reconcile(PGconn *c, long age_seconds, long *n, struct err *e);
 
+/* Good, unexpired certificates expiring within 1, 7 and 30 days. */
+int db_cert_expiring_counts(PGconn *c, long counts[3], struct err *e);
+
 /* Certificates as a JSON array text (malloc'ed), filtered: expiring_within
  * (seconds, < 0 for no filter), status (NULL any; "good", "revoked",
  * "expired"), provisioner (NULL any).  Capped at limit rows. */
@@ -286,5 +289,86 @@ int db_audit_checkpoint_last(PGconn *c, long long *seq, struct err *e);
 int db_audit_checkpoints_fetch(PGconn *c, long long after_seq, int limit,
     struct db_audit_checkpoint **out, int *n, struct err *e);
 void db_audit_checkpoints_free(struct db_audit_checkpoint *v, int n);
+
+/* ---- revocation (db/revoke.c) ---- */
+
+struct db_revoke {
+	const char *serial;          /* lowercase hex, no leading zeros */
+	int reason;                  /* RFC 5280 CRLReason code */
+	const char *actor;           /* for the audit entry */
+	const char *via;             /* "cli", "token" or "pop" (a literal) */
+	/* Refuse (ERR_POLICY) unless the certificate was issued through
+	 * this provisioner; NULL: any certificate. */
+	const char *only_provisioner;
+	/* One-time token id to consume in the same transaction (NULL:
+	 * none); jti_owner is its used_tokens.provisioner. */
+	const char *jti_owner, *jti;
+	time_t jti_expires;
+};
+
+struct db_revoke_result {
+	int already;                 /* it was revoked before this call */
+	char revoked_at[32];         /* RFC 3339 UTC */
+	int reason;                  /* the reason on record */
+	char provisioner[65];        /* who issued it ("" for an admin) */
+};
+
+/* Revoke in one transaction: the certificate row (status, revoked_at,
+ * revocation_reason), an audit entry, for keyCompromise (1) the key in
+ * blocked_keys, and NOTIFY signet_revocation '<serial>' (delivered at
+ * commit).  Revoking a revoked certificate changes nothing (but still
+ * blocks the key for keyCompromise) and sets out->already.  Unknown
+ * serial: ERR_NOTFOUND; never issued (pending, abandoned): ERR_CONFLICT;
+ * replayed jti: ERR_AUTH. */
+int db_cert_revoke(PGconn *c, const struct db_revoke *in,
+    struct db_revoke_result *out, struct err *e);
+
+/* The stored DER of an issued certificate (malloc'ed); ERR_NOTFOUND if
+ * there is none. */
+int db_cert_der(PGconn *c, const char *serial, unsigned char **der,
+    size_t *len, struct err *e);
+
+/* ---- CRLs (db/crl.c) ---- */
+
+/* Allocate the issuer's next CRL number (1, 2, ...).  Run it inside the
+ * transaction that stores the CRL: the row stays locked until commit, so
+ * concurrent signers get distinct, increasing numbers. */
+int db_crl_next_number(PGconn *c, int issuer_id, long long *number,
+    struct err *e);
+
+/* The revoked certificates of an issuer still to be listed.  With
+ * scheduled, the expired ones among them are marked as listed on a
+ * scheduled CRL after their notAfter, in the caller's transaction, and
+ * left off later CRLs.  Free with db_crl_entries_free. */
+struct db_crl_entries;
+int db_crl_entries_load(PGconn *c, int issuer_id, time_t this_update,
+    int scheduled, struct db_crl_entries **out, struct err *e);
+int db_crl_entries_count(const struct db_crl_entries *v);
+/* Entry i: serial (valid until the set is freed), revocation time,
+ * reason code. */
+void db_crl_entry(const struct db_crl_entries *v, int i, const char **serial,
+    long long *revoked_at, int *reason);
+void db_crl_entries_free(struct db_crl_entries *v);
+
+/* Store a signed CRL as the issuer's newest (unless a newer one is
+ * stored already). */
+int db_crl_store(PGconn *c, int issuer_id, long long number,
+    const unsigned char *der, size_t len, time_t this_update,
+    time_t next_update, int scheduled, struct err *e);
+
+struct db_crl {
+	long long number;
+	time_t this_update, next_update;
+	unsigned char *der;          /* malloc'ed */
+	size_t der_len;
+};
+
+/* The newest CRL of the issuer named issuer_name; ERR_NOTFOUND if none. */
+int db_crl_get(PGconn *c, const char *issuer_name, struct db_crl *out,
+    struct err *e);
+
+/* thisUpdate of the issuer's newest CRL, 0 if it has none. */
+int db_crl_this_update(PGconn *c, int issuer_id, time_t *this_update,
+    struct err *e);
 
 #endif

@@ -97,6 +97,34 @@ static void test_missing_required(void **state)
 	assert_non_null(strstr(e.msg, "/nonexistent/signet.conf"));
 }
 
+static void test_crl_settings(void **state)
+{
+	struct config *c = NULL;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(load("", &c, &e), 0);
+	assert_int_equal(c->crl_validity, 86400);
+	assert_int_equal(c->crl_refresh, 3600);
+	/* A relative default is relative to the config's directory too. */
+	assert_string_equal(c->crl_publish_dir, "/tmp/crl");
+	config_free(c);
+	c = NULL;
+	assert_int_equal(load("crl_publish_dir = /srv/crl\ncrl_validity = 7d\n"
+	    "crl_refresh = 2h\n", &c, &e), 0);
+	assert_string_equal(c->crl_publish_dir, "/srv/crl");
+	assert_int_equal(c->crl_validity, 7 * 86400);
+	assert_int_equal(c->crl_refresh, 7200);
+	config_free(c);
+	c = NULL;
+	/* Refreshing less often than half the validity would let CRLs lapse. */
+	assert_int_equal(load("crl_refresh = 13h\n", &c, &e), -1);
+	assert_int_equal(e.kind, ERR_CONFIG);
+	assert_non_null(strstr(e.msg, "crl_refresh"));
+	assert_int_equal(load("crl_validity = 1s\n", &c, &e), -1);
+	assert_non_null(strstr(e.msg, "crl_validity"));
+}
+
 static void test_hostport(void **state)
 {
 	char host[64];
@@ -125,6 +153,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_and_paths),
 		cmocka_unit_test(test_errors_name_the_setting),
 		cmocka_unit_test(test_missing_required),
+		cmocka_unit_test(test_crl_settings),
 		cmocka_unit_test(test_hostport),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -1,0 +1,75 @@
+/*
+ * crl: RFC 5280 CRLs.  Reason names, building a full v2 CRL (issuer name,
+ * thisUpdate, nextUpdate, CRL number, authorityKeyIdentifier; per entry
+ * the serial, revocationDate and a reasonCode unless the reason is
+ * unspecified), signing it through the HSM, and the whole cycle against
+ * the database: allocate the number, list the entries, sign, store, in
+ * one transaction.
+ */
+#ifndef SIGNET_CRL_H
+#define SIGNET_CRL_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+#include <openssl/x509.h>
+
+#include "ca/x509util.h"
+#include "common/err.h"
+#include "hsm/hsm.h"
+
+#define CRL_REASON_UNSPECIFIED 0
+#define CRL_REASON_KEY_COMPROMISE 1
+
+/* An RFC 5280 reason name (case-insensitive) to its CRLReason code.
+ * certificateHold and removeFromCRL are refused (ERR_INVALID): signet
+ * revocations are final.  Unknown names: ERR_INVALID listing the known. */
+int crl_reason_parse(const char *name, int *code, struct err *e);
+/* The RFC 5280 name of a code, "unknown" for others. */
+const char *crl_reason_name(int code);
+
+/* A serial as given by a user (hex, any case, leading zeros) to the form
+ * signet stores: lowercase without leading zeros.  ERR_INVALID unless it
+ * is 1..40 hex digits. */
+int crl_serial_normalize(const char *in, char out[SERIAL_HEX_MAX],
+    struct err *e);
+
+/* A new, unsigned v2 CRL of issuer with the given number and times.  The
+ * result must be passed to X509_CRL_free. */
+int crl_new(X509 *issuer, long long number, time_t this_update,
+    time_t next_update, X509_CRL **out, struct err *e);
+/* Add one entry (serial in hex). */
+int crl_add(X509_CRL *crl, const char *serial_hex, time_t revoked_at,
+    int reason, struct err *e);
+/* Sort the entries and sign with pkey (software or HSM-backed), with the
+ * digest x509_sign_md picks for the key. */
+int crl_sign_pkey(X509_CRL *crl, EVP_PKEY *pkey, struct err *e);
+/* The same through the HSM (hsm_sign with a callback doing the above). */
+int crl_sign(X509_CRL *crl, struct hsm_key *key, struct err *e);
+
+struct crl_result {
+	long long number;
+	time_t this_update, next_update;
+	int entries;
+	unsigned char *der;          /* OPENSSL_malloc'ed */
+	size_t der_len;
+};
+
+/* Generate, sign and store the issuer's next CRL in one transaction on c
+ * (which must be idle).  validity: nextUpdate - thisUpdate in seconds.
+ * scheduled: a regularly scheduled CRL (RFC 5280 3.3), after which
+ * expired certificates it lists are left off.  out->der must be freed
+ * with crl_result_free. */
+int crl_generate(PGconn *c, X509 *issuer, int issuer_id, struct hsm_key *key,
+    long long validity, int scheduled, struct crl_result *out,
+    struct err *e);
+void crl_result_free(struct crl_result *r);
+
+/* Write der atomically to dir/name.crl (mode 0644), creating dir (one
+ * level) if missing.  path (PATH_MAX) receives the file's path if not
+ * NULL. */
+int crl_write(const char *dir, const char *name, const unsigned char *der,
+    size_t len, char *path, size_t pathlen, struct err *e);
+
+#endif

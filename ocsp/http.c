@@ -1,0 +1,67 @@
+/*
+ * ocsp/http.c: HTTP caching headers for a GET response (RFC 5019 6.2), so
+ * that any HTTP cache or CDN can serve it until nextUpdate.  A pure
+ * function of the response DER and the time.
+ */
+#include "ocsp/ocsp.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "common/util.h"
+
+/* RFC 7231 7.1.1.1 IMF-fixdate, with names fixed (strftime's %a and %b
+ * follow the locale). */
+static int imf_fixdate(time_t t, char *out, size_t outlen)
+{
+	static const char days[7][4] = {
+		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
+	};
+	static const char months[12][4] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+	};
+	struct tm tm;
+	int n;
+
+	if (gmtime_r(&t, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 ||
+	    tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_year + 1900 > 9999 ||
+	    tm.tm_year + 1900 < 0)
+		return -1;
+	n = snprintf(out, outlen, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+	    tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return n > 0 && (size_t)n < outlen ? 0 : -1;
+}
+
+int ocsp_http_headers(const unsigned char *der, size_t len, time_t now,
+    long max_age_cap, struct ocsp_http_headers *h, struct err *e)
+{
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	char hex[2 * SHA256_DIGEST_LENGTH + 1];
+	time_t tu, nu;
+	long long max_age;
+
+	memset(h, 0, sizeof(*h));
+	if (ocsp_response_times(der, len, &tu, &nu, e) != 0)
+		return -1;
+	/* RFC 5019 6.2: max-age no later than nextUpdate; a response already
+	 * past it must not be cached at all. */
+	max_age = nu > now ? (long long)(nu - now) : 0;
+	if (max_age_cap > 0 && max_age > max_age_cap)
+		max_age = max_age_cap;
+	snprintf(h->cache_control, sizeof(h->cache_control),
+	    "max-age=%lld, public, no-transform, must-revalidate", max_age);
+	if (imf_fixdate(nu, h->expires, sizeof(h->expires)) != 0 ||
+	    imf_fixdate(tu, h->last_modified, sizeof(h->last_modified)) != 0) {
+		memset(h, 0, sizeof(*h));
+		return err_set(e, ERR_INVALID, "OCSP response times out of range");
+	}
+	/* A strong validator: the bytes are the response. */
+	SHA256(der, len, digest);
+	util_hex(digest, sizeof(digest), hex);
+	snprintf(h->etag, sizeof(h->etag), "\"%s\"", hex);
+	return 0;
+}

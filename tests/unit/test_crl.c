@@ -1,0 +1,223 @@
+/* crl: reason names, serials, building and signing CRLs; the proof of
+ * possession checks that need no database. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include "ca/crl.h"
+#include "ca/revoke_api.h"
+#include "ca/token.h"
+#include "ca/x509util.h"
+
+static void test_reasons(void **state)
+{
+	static const struct { const char *name; int code; } ok[] = {
+		{ "unspecified", 0 }, { "keyCompromise", 1 }, { "cACompromise", 2 },
+		{ "affiliationChanged", 3 }, { "superseded", 4 },
+		{ "cessationOfOperation", 5 }, { "privilegeWithdrawn", 9 },
+		{ "aACompromise", 10 }, { "KEYCOMPROMISE", 1 },
+	};
+	struct err e;
+	int code;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		code = -1;
+		assert_int_equal(crl_reason_parse(ok[i].name, &code, &e), 0);
+		assert_int_equal(code, ok[i].code);
+		assert_true(strcasecmp(crl_reason_name(code), ok[i].name) == 0);
+	}
+	assert_int_equal(crl_reason_parse("certificateHold", &code, &e), -1);
+	assert_int_equal(e.kind, ERR_INVALID);
+	assert_non_null(strstr(e.msg, "certificateHold"));
+	assert_int_equal(crl_reason_parse("removeFromCRL", &code, &e), -1);
+	assert_int_equal(e.kind, ERR_INVALID);
+	assert_int_equal(crl_reason_parse("stolen", &code, &e), -1);
+	assert_non_null(strstr(e.msg, "superseded"));
+	assert_int_equal(crl_reason_parse("", &code, &e), -1);
+	assert_int_equal(crl_reason_parse(NULL, &code, &e), -1);
+	assert_string_equal(crl_reason_name(6), "certificateHold");
+	assert_string_equal(crl_reason_name(77), "unknown");
+}
+
+static void test_serials(void **state)
+{
+	char out[SERIAL_HEX_MAX];
+	struct err e;
+	char long_serial[42];
+
+	(void)state;
+	assert_int_equal(crl_serial_normalize("00ABc", out, &e), 0);
+	assert_string_equal(out, "abc");
+	assert_int_equal(crl_serial_normalize("0", out, &e), 0);
+	assert_string_equal(out, "0");
+	assert_int_equal(crl_serial_normalize("xyz", out, &e), -1);
+	assert_int_equal(e.kind, ERR_INVALID);
+	assert_int_equal(crl_serial_normalize("", out, &e), -1);
+	assert_int_equal(crl_serial_normalize(NULL, out, &e), -1);
+	memset(long_serial, 'a', 41);
+	long_serial[41] = '\0';
+	assert_int_equal(crl_serial_normalize(long_serial, out, &e), -1);
+}
+
+/* A throwaway self-signed CA with an SKI, signed in software. */
+static X509 *make_ca(EVP_PKEY *key)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	char serial[SERIAL_HEX_MAX];
+	struct err e;
+
+	assert_non_null(x);
+	X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
+	    (const unsigned char *)"test CA", -1, -1, 0);
+	X509_set_version(x, X509_VERSION_3);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, n);
+	X509_set_pubkey(x, key);
+	assert_int_equal(x509_random_serial(x, serial, &e), 0);
+	assert_int_equal(x509_set_validity(x, time(NULL) - 60,
+	    time(NULL) + 3600, &e), 0);
+	assert_int_equal(x509_add_ext(x, NULL, NID_subject_key_identifier,
+	    "hash", &e), 0);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	X509_NAME_free(n);
+	return x;
+}
+
+static X509_REVOKED *find(X509_CRL *crl, long serial)
+{
+	STACK_OF(X509_REVOKED) *revs = X509_CRL_get_REVOKED(crl);
+
+	for (int i = 0; i < sk_X509_REVOKED_num(revs); i++) {
+		X509_REVOKED *r = sk_X509_REVOKED_value(revs, i);
+		if (ASN1_INTEGER_get(X509_REVOKED_get0_serialNumber(r)) == serial)
+			return r;
+	}
+	return NULL;
+}
+
+static void test_build_sign(void **state)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509 *ca;
+	X509_CRL *crl = NULL, *back = NULL;
+	ASN1_INTEGER *num;
+	ASN1_ENUMERATED *reason;
+	AUTHORITY_KEYID *aki;
+	X509_REVOKED *r;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	time_t now = time(NULL);
+	struct err e;
+	int len;
+
+	(void)state;
+	assert_non_null(key);
+	ca = make_ca(key);
+	assert_int_equal(crl_new(ca, 7, now, now, &crl, &e), -1);
+	assert_int_equal(crl_new(ca, 7, now, now + 3600, &crl, &e), 0);
+	assert_int_equal(crl_add(crl, "1f", now - 10, CRL_REASON_UNSPECIFIED, &e), 0);
+	assert_int_equal(crl_add(crl, "0a", now - 5, CRL_REASON_KEY_COMPROMISE, &e), 0);
+	assert_int_equal(crl_add(crl, "2", now, 4, &e), 0);
+	assert_int_equal(crl_add(crl, "nothex", now, 4, &e), -1);
+	assert_int_equal(crl_sign_pkey(crl, key, &e), 0);
+
+	/* Through DER and back, as a relying party sees it. */
+	len = i2d_X509_CRL(crl, &der);
+	assert_true(len > 0);
+	p = der;
+	back = d2i_X509_CRL(NULL, &p, len);
+	assert_non_null(back);
+	assert_int_equal(X509_CRL_verify(back, key), 1);
+	assert_int_equal(X509_CRL_get_version(back), X509_CRL_VERSION_2);
+	assert_int_equal(X509_NAME_cmp(X509_CRL_get_issuer(back),
+	    X509_get_subject_name(ca)), 0);
+	num = X509_CRL_get_ext_d2i(back, NID_crl_number, NULL, NULL);
+	assert_non_null(num);
+	assert_int_equal(ASN1_INTEGER_get(num), 7);
+	ASN1_INTEGER_free(num);
+	aki = X509_CRL_get_ext_d2i(back, NID_authority_key_identifier, NULL, NULL);
+	assert_non_null(aki);
+	assert_non_null(aki->keyid);
+	assert_int_equal(ASN1_STRING_cmp(aki->keyid, X509_get0_subject_key_id(ca)), 0);
+	AUTHORITY_KEYID_free(aki);
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(back)), 3);
+	/* Sorted by serial. */
+	assert_int_equal(ASN1_INTEGER_get(X509_REVOKED_get0_serialNumber(
+	    sk_X509_REVOKED_value(X509_CRL_get_REVOKED(back), 0))), 2);
+	/* unspecified: no reasonCode at all. */
+	assert_non_null(r = find(back, 0x1f));
+	assert_int_equal(X509_REVOKED_get_ext_by_NID(r, NID_crl_reason, -1), -1);
+	assert_non_null(r = find(back, 0x0a));
+	reason = X509_REVOKED_get_ext_d2i(r, NID_crl_reason, NULL, NULL);
+	assert_non_null(reason);
+	assert_int_equal(ASN1_ENUMERATED_get(reason), 1);
+	ASN1_ENUMERATED_free(reason);
+	assert_int_equal(ASN1_TIME_cmp_time_t(X509_REVOKED_get0_revocationDate(r),
+	    now - 5), 0);
+
+	OPENSSL_free(der);
+	X509_CRL_free(back);
+	X509_CRL_free(crl);
+	X509_free(ca);
+	EVP_PKEY_free(key);
+}
+
+static void test_pop_refusals(void **state)
+{
+	char jti[129], *priv = NULL, *pub = NULL, *tok = NULL;
+	unsigned char der[4] = { 0x30, 0x02, 0x05, 0x00 };
+	struct san_list sans;
+	struct san s;
+	long long exp;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(revoke_pop_verify("garbage", 7, der, sizeof(der),
+	    "https://ca/v1/revoke", 60, time(NULL), jti, &exp, &e), -1);
+	assert_int_equal(e.kind, ERR_AUTH);
+	assert_int_equal(revoke_pop_verify(NULL, 0, der, sizeof(der),
+	    "https://ca/v1/revoke", 60, time(NULL), jti, &exp, &e), -1);
+	assert_int_equal(e.kind, ERR_AUTH);
+	assert_int_equal(revoke_is_pop("garbage", 7), 0);
+
+	/* A well-formed JWS without x5c (a provisioner token) is no proof
+	 * of possession. */
+	memset(&sans, 0, sizeof(sans));
+	assert_int_equal(san_parse("a.test", &s, &e), 0);
+	assert_int_equal(san_list_add(&sans, &s, &e), 0);
+	assert_int_equal(token_new_key("ci", &priv, &pub, &e), 0);
+	assert_int_equal(token_mint(priv, "ci", NULL, &sans, NULL, 0,
+	    "https://ca/v1/revoke", 60, time(NULL), &tok, &e), 0);
+	assert_int_equal(revoke_is_pop(tok, strlen(tok)), 0);
+	assert_int_equal(revoke_pop_verify(tok, strlen(tok), der, sizeof(der),
+	    "https://ca/v1/revoke", 60, time(NULL), jti, &exp, &e), -1);
+	assert_int_equal(e.kind, ERR_AUTH);
+	assert_non_null(strstr(e.msg, "x5c"));
+	free(tok);
+	free(priv);
+	free(pub);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reasons),
+		cmocka_unit_test(test_serials),
+		cmocka_unit_test(test_build_sign),
+		cmocka_unit_test(test_pop_refusals),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
