@@ -156,9 +156,21 @@ static void collect(void *arg)
 	char labels[160], key[128];
 	struct hsm_key *keys[2] = { d->ca ? ca_issuer_key(d->ca) : NULL,
 	    d->audit_key };
+	struct err e;
+	long counts[3];
+	PGconn *c;
 
 	db_pool_stats(d->db, &busy, &idle);
 	crl_publisher_collect(d->crl);
+	/* One indexed count per scrape: what expires soon, for alerts. */
+	if ((c = db_acquire(d->db, &e)) != NULL) {
+		if (db_cert_expiring_counts(c, counts, &e) == 0) {
+			metrics_set("signet_certificates_expiring", "within=\"1d\"", counts[0]);
+			metrics_set("signet_certificates_expiring", "within=\"7d\"", counts[1]);
+			metrics_set("signet_certificates_expiring", "within=\"30d\"", counts[2]);
+		}
+		db_release(d->db, c);
+	}
 	metrics_set("signet_db_pool_connections", "state=\"busy\"", busy);
 	metrics_set("signet_db_pool_connections", "state=\"idle\"", idle);
 	for (int i = 0; i < 2; i++) {
@@ -198,6 +210,8 @@ static void describe_metrics(void)
 	    "HTTP request duration by endpoint.");
 	metrics_describe("signet_crl_age_seconds", "gauge",
 	    "Seconds since thisUpdate of the newest CRL in the database, by issuer.");
+	metrics_describe("signet_certificates_expiring", "gauge",
+	    "Good certificates expiring within 1, 7 and 30 days.");
 	metrics_describe("signet_db_pool_connections", "gauge",
 	    "PostgreSQL pool connections by state.");
 }

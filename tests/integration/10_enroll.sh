@@ -234,5 +234,8 @@ expect_match "issued counter by provisioner and outcome" "$m" \
 	'signet_certificates_issued_total\{provisioner="ci",profile="server",outcome="issued"\} [1-9]'
 expect_match "refusals are counted too" "$m" 'outcome="forbidden"'
 expect_match "HSM signatures by key" "$m" 'signet_hsm_sign_total\{key="signet-issuing-1"\} [1-9]'
+expect_match "HSM signing time" "$m" 'signet_hsm_sign_duration_seconds_count [1-9]'
+expect_match "certificates expiring within 1d (all four leaves: 24h, 24h, 2h, 1h)" "$m" 'signet_certificates_expiring\{within="1d"\} 4'
+expect_match "per-endpoint request durations" "$m" 'signet_http_request_duration_seconds_count\{endpoint="sign"\} [1-9]'
 
 stop_bg signetd
