@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/issue.h"
+#include "ca/ocsp_signer.h"
 #include "ca/x509util.h"
 #include "cli/cli.h"
 #include "common/util.h"
@@ -532,6 +533,24 @@ int cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 	    db_commit(c, &e) != 0) {
 		db_rollback(c);
 		goto fail;
+	}
+	/* The delegated OCSP signer: its own key on the online token and a
+	 * short-lived certificate from the new intermediate; signetd
+	 * replaces it before it expires. */
+	{
+		struct config *defs = config_defaults();
+		int ocsp_id = 0;
+
+		if (defs == NULL) {
+			err_set(&e, ERR_INTERNAL, "out of memory");
+			goto fail;
+		}
+		if (ocsp_signer_create(online, c, inter_id, inter, issuing_key,
+		    defs->ocsp_cert_lifetime, &ocsp_id, &e) != 0) {
+			config_free(defs);
+			goto fail;
+		}
+		config_free(defs);
 	}
 	db_release(db, c);
 	c = NULL;

@@ -31,6 +31,8 @@
 #include "common/util.h"
 #include "db/db.h"
 #include "hsm/hsm.h"
+#include "ocsp/ocsp.h"
+#include "ocsp/responder.h"
 
 struct ca_file {
 	char name[64];
@@ -49,6 +51,7 @@ struct daemon {
 	struct audit_sealer *sealer;
 	struct crl_publisher *crl;
 	struct revoke_api *revoke;
+	struct ocsp_service *ocsp;
 	char *roots_pem, *chain_pem;
 	size_t roots_len, chain_len;
 	struct ca_file ca_files[16];
@@ -162,6 +165,7 @@ static void collect(void *arg)
 
 	db_pool_stats(d->db, &busy, &idle);
 	crl_publisher_collect(d->crl);
+	ocsp_service_collect(d->ocsp);
 	/* One indexed count per scrape: what expires soon, for alerts. */
 	if ((c = db_acquire(d->db, &e)) != NULL) {
 		if (db_cert_expiring_counts(c, counts, &e) == 0) {
@@ -212,6 +216,11 @@ static void describe_metrics(void)
 	    "Seconds since thisUpdate of the newest CRL in the database, by issuer.");
 	metrics_describe("signet_certificates_expiring", "gauge",
 	    "Good certificates expiring within 1, 7 and 30 days.");
+	metrics_describe("signet_ocsp_responses_total", "counter",
+	    "OCSP responses by status: good, revoked, unknown, multiple (several "
+	    "CertIDs), or the unsuccessful response status.");
+	metrics_describe("signet_ocsp_cached_responses", "gauge",
+	    "Pre-signed OCSP responses held in memory.");
 	metrics_describe("signet_db_pool_connections", "gauge",
 	    "PostgreSQL pool connections by state.");
 }
@@ -355,22 +364,29 @@ static int start(struct daemon *d, struct http_server **https,
 	if (revoke_api_new(d->db, d->cfg, &d->revoke, e) != 0 ||
 	    crl_publisher_start(d->db, d->hsm, d->cfg, &d->crl, e) != 0)
 		goto out;
+	/* OCSP on the plain listener: pre-signed responses, signers. */
+	if (ocsp_service_start(d->db, d->hsm, d->cfg, &d->ocsp, e) != 0)
+		goto out;
 
-	https_routes[0] = (struct http_route){ "POST", "/v1/sign", api_sign, d->api, "sign" };
-	https_routes[1] = (struct http_route){ "GET", "/healthz", h_healthz, d, "healthz" };
-	https_routes[2] = (struct http_route){ "GET", "/readyz", h_readyz, d, "readyz" };
-	https_routes[3] = (struct http_route){ "GET", "/roots.pem", h_roots, d, "roots" };
-	https_routes[4] = (struct http_route){ "GET", "/chain.pem", h_chain, d, "chain" };
-	https_routes[5] = (struct http_route){ "POST", "/v1/revoke", revoke_api_handle, d->revoke, "revoke" };
-	https_routes[6] = (struct http_route){ NULL, NULL, NULL, NULL, NULL };
-	http_routes[0] = (struct http_route){ "GET", "/roots.pem", h_roots, d, "roots" };
-	http_routes[1] = (struct http_route){ "GET", "/chain.pem", h_chain, d, "chain" };
-	http_routes[2] = (struct http_route){ "GET", "/ca/*", h_ca_cert, d, "ca" };
-	http_routes[3] = (struct http_route){ "GET", "/healthz", h_healthz, d, "healthz" };
-	http_routes[4] = (struct http_route){ "GET", "/readyz", h_readyz, d, "readyz" };
-	http_routes[5] = (struct http_route){ "GET", "/metrics", h_metrics, d, "metrics" };
-	http_routes[6] = (struct http_route){ "GET", "/crl/*", crl_publisher_serve, d->crl, "crl" };
-	http_routes[7] = (struct http_route){ NULL, NULL, NULL, NULL, NULL };
+	https_routes[0] = (struct http_route){ "POST", "/v1/sign", api_sign, d->api, "sign", 0 };
+	https_routes[1] = (struct http_route){ "GET", "/healthz", h_healthz, d, "healthz", 0 };
+	https_routes[2] = (struct http_route){ "GET", "/readyz", h_readyz, d, "readyz", 0 };
+	https_routes[3] = (struct http_route){ "GET", "/roots.pem", h_roots, d, "roots", 0 };
+	https_routes[4] = (struct http_route){ "GET", "/chain.pem", h_chain, d, "chain", 0 };
+	https_routes[5] = (struct http_route){ "POST", "/v1/revoke", revoke_api_handle, d->revoke, "revoke", 0 };
+	https_routes[6] = (struct http_route){ NULL, NULL, NULL, NULL, NULL, 0 };
+	http_routes[0] = (struct http_route){ "GET", "/roots.pem", h_roots, d, "roots", 0 };
+	http_routes[1] = (struct http_route){ "GET", "/chain.pem", h_chain, d, "chain", 0 };
+	http_routes[2] = (struct http_route){ "GET", "/ca/*", h_ca_cert, d, "ca", 0 };
+	http_routes[3] = (struct http_route){ "GET", "/healthz", h_healthz, d, "healthz", 0 };
+	http_routes[4] = (struct http_route){ "GET", "/readyz", h_readyz, d, "readyz", 0 };
+	http_routes[5] = (struct http_route){ "GET", "/metrics", h_metrics, d, "metrics", 0 };
+	http_routes[6] = (struct http_route){ "GET", "/crl/*", crl_publisher_serve, d->crl, "crl", 0 };
+	/* OCSP requests are small: refuse more than OCSP_REQUEST_MAX before
+	 * reading it (413). */
+	http_routes[7] = (struct http_route){ "POST", "/ocsp", ocsp_service_post, d->ocsp, "ocsp", OCSP_REQUEST_MAX };
+	http_routes[8] = (struct http_route){ "GET", "/ocsp/*", ocsp_service_get, d->ocsp, "ocsp", 0 };
+	http_routes[9] = (struct http_route){ NULL, NULL, NULL, NULL, NULL, 0 };
 
 	memset(&o, 0, sizeof(o));
 	o.threads = (unsigned)d->cfg->threads;
@@ -502,6 +518,7 @@ out:
 		pthread_join(d.jobs, NULL);
 	audit_sealer_stop(d.sealer);
 	crl_publisher_stop(d.crl);
+	ocsp_service_stop(d.ocsp);
 	revoke_api_free(d.revoke);
 	metrics_set_collector(NULL, NULL);
 	api_free(d.api);

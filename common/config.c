@@ -81,6 +81,18 @@ static const struct setting settings[] = {
 	  "a scheduled CRL is signed at least this often (and within ~1 s of a revocation)" },
 	{ "crl_publish_dir", T_PATH, S(crl_publish_dir), "crl", 0, 0, 0,
 	  "directory where signetd writes {issuer}.crl (and `signet root crl` root-N.crl)" },
+	{ "ocsp_signer", T_STRING, S(ocsp_signer), "delegated", 0, 0, 0,
+	  "who signs OCSP responses: delegated (an OCSP signing certificate whose key is on the token) or ca (the issuing key)" },
+	{ "ocsp_cert_lifetime", T_DURATION, S(ocsp_cert_lifetime), "30d", 0, 30, 366 * DAY,
+	  "validity of a delegated OCSP signing certificate; signetd replaces it when a third of it remains" },
+	{ "ocsp_validity", T_DURATION, S(ocsp_validity), "24h", 0, 60, 30 * DAY,
+	  "nextUpdate - thisUpdate of OCSP responses; cached responses are re-signed at half of it" },
+	{ "ocsp_poll", T_DURATION, S(ocsp_poll), "5s", 0, 1, 3600,
+	  "how often signetd looks for revocations made elsewhere if a NOTIFY was missed: the bound on serving one" },
+	{ "ocsp_nonce", T_STRING, S(ocsp_nonce), "yes", 0, 0, 0,
+	  "yes: answer a request with a nonce with a freshly signed response echoing it; no: the pre-signed one" },
+	{ "ocsp_max_certids", T_INT, S(ocsp_max_certids), "8", 0, 1, 16,
+	  "most CertIDs in one OCSP request (more is malformedRequest)" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -209,6 +221,12 @@ static int validate(struct config *c, struct err *e)
 	    strcmp(c->log_level, "warn") != 0 && strcmp(c->log_level, "error") != 0)
 		return err_set(e, ERR_CONFIG,
 		    "log_level: \"%s\" is not debug, info, warn or error", c->log_level);
+	if (strcmp(c->ocsp_signer, "delegated") != 0 && strcmp(c->ocsp_signer, "ca") != 0)
+		return err_set(e, ERR_CONFIG,
+		    "ocsp_signer: \"%s\" is not delegated or ca", c->ocsp_signer);
+	if (strcmp(c->ocsp_nonce, "yes") != 0 && strcmp(c->ocsp_nonce, "no") != 0)
+		return err_set(e, ERR_CONFIG,
+		    "ocsp_nonce: \"%s\" is not yes or no", c->ocsp_nonce);
 	if (c->default_lifetime > c->max_lifetime)
 		return err_set(e, ERR_CONFIG,
 		    "default_lifetime: longer than max_lifetime");

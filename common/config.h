@@ -40,6 +40,12 @@ struct config {
 	long long crl_validity;  /* nextUpdate - thisUpdate of issuing CRLs */
 	long long crl_refresh;   /* a scheduled CRL at least this often */
 	char *crl_publish_dir;   /* where {issuer}.crl files are written */
+	char *ocsp_signer;       /* "delegated" or "ca" */
+	long long ocsp_cert_lifetime;
+	long long ocsp_validity; /* nextUpdate - thisUpdate of OCSP responses */
+	long long ocsp_poll;     /* fallback poll for revocations made elsewhere */
+	char *ocsp_nonce;        /* "yes" or "no" */
+	long long ocsp_max_certids;
 };
 
 /* Load and validate path.  On failure e names the line, the setting and the

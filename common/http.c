@@ -31,6 +31,7 @@ struct req_state {
 	char *body;
 	size_t len, cap;
 	int too_big;
+	size_t limit;   /* the route's max_body, else the server's */
 };
 
 static double elapsed(const struct timespec *start)
@@ -211,16 +212,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		for (size_t i = 0; i < sizeof(rnd); i++)
 			snprintf(st->id + 2 * i, 3, "%02x", rnd[i]);
 		*req_cls = st;
+		/* A route may read less than the server's max_body. */
+		r = route(s->opts.routes, method, url, &mismatch);
+		st->limit = r != NULL && r->max_body > 0 &&
+		    r->max_body < s->opts.max_body ? r->max_body : s->opts.max_body;
 		/* Refuse early what we will not read (413 before the body). */
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl != NULL && strtoull(cl, NULL, 10) > s->opts.max_body)
+		if (cl != NULL && strtoull(cl, NULL, 10) > st->limit)
 			st->too_big = 1;
 		else
 			return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		if (!st->too_big && st->len + *upload_data_size <= s->opts.max_body) {
+		if (!st->too_big && st->len + *upload_data_size <= st->limit) {
 			if (st->len + *upload_data_size + 1 > st->cap) {
 				size_t ncap = st->len + *upload_data_size + 1;
 				if (ncap < 4096)
@@ -245,7 +250,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	r = route(s->opts.routes, method, url, &mismatch);
 	if (st->too_big) {
 		err_set(&e, ERR_TOOBIG, "request body larger than %zu bytes",
-		    s->opts.max_body);
+		    st->limit);
 		http_problem(&resp, &e);
 		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, 1);
 	} else if (r == NULL) {

@@ -42,6 +42,8 @@ struct http_route {
 	http_handler fn;
 	void *arg;
 	const char *endpoint;      /* label for the duration metric */
+	size_t max_body;           /* 0: the server's max_body; else the
+	                              smaller of the two */
 };
 
 struct http_server_opts {
