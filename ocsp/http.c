@@ -39,14 +39,23 @@ static int imf_fixdate(time_t t, char *out, size_t outlen)
 int ocsp_http_headers(const unsigned char *der, size_t len, time_t now,
     long max_age_cap, struct ocsp_http_headers *h, struct err *e)
 {
-	unsigned char digest[SHA256_DIGEST_LENGTH];
-	char hex[2 * SHA256_DIGEST_LENGTH + 1];
 	time_t tu, nu;
-	long long max_age;
 
 	memset(h, 0, sizeof(*h));
 	if (ocsp_response_times(der, len, &tu, &nu, e) != 0)
 		return -1;
+	return ocsp_http_headers_at(der, len, tu, nu, now, max_age_cap, h, e);
+}
+
+int ocsp_http_headers_at(const unsigned char *der, size_t len, time_t tu,
+    time_t nu, time_t now, long max_age_cap, struct ocsp_http_headers *h,
+    struct err *e)
+{
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	char hex[2 * SHA256_DIGEST_LENGTH + 1];
+	long long max_age;
+
+	memset(h, 0, sizeof(*h));
 	/* RFC 5019 6.2: max-age no later than nextUpdate; a response already
 	 * past it must not be cached at all. */
 	max_age = nu > now ? (long long)(nu - now) : 0;

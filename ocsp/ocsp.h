@@ -226,5 +226,11 @@ struct ocsp_http_headers {
  * send them with "Cache-Control: no-store". */
 int ocsp_http_headers(const unsigned char *der, size_t len, time_t now,
     long max_age_cap, struct ocsp_http_headers *h, struct err *e);
+/* The same when the caller knows thisUpdate and nextUpdate already (it
+ * signed the response): no parsing, which for a response carrying the
+ * signer's certificate means no certificate decode per request. */
+int ocsp_http_headers_at(const unsigned char *der, size_t len, time_t tu,
+    time_t nu, time_t now, long max_age_cap, struct ocsp_http_headers *h,
+    struct err *e);
 
 #endif

@@ -839,16 +839,19 @@ static void send_error(struct http_response *resp, int status,
 	count(status_name(status));
 }
 
+/* tu/nu: the thisUpdate and nextUpdate the response was signed with
+ * (known here, so the DER need not be parsed per request). */
 static void send_ok(struct ocsp_service *s, struct http_response *resp,
-    const unsigned char *der, size_t len, int cacheable, const char *what)
+    const unsigned char *der, size_t len, time_t tu, time_t nu,
+    int cacheable, const char *what)
 {
 	struct ocsp_http_headers h;
 	struct err e;
 
 	http_respond(resp, 200, "application/ocsp-response", der, len);
 	if (cacheable &&
-	    ocsp_http_headers(der, len, time(NULL), s->cfg->ocsp_validity / 2,
-	    &h, &e) == 0) {
+	    ocsp_http_headers_at(der, len, tu, nu, time(NULL),
+	    s->cfg->ocsp_validity / 2, &h, &e) == 0) {
 		http_add_header(resp, "Cache-Control", h.cache_control);
 		http_add_header(resp, "Expires", h.expires);
 		http_add_header(resp, "Last-Modified", h.last_modified);
@@ -930,7 +933,7 @@ static void answer_fresh(struct ocsp_service *s, const struct ocsp_request *rq,
 		return;
 	}
 	/* A nonce makes it unique: not for HTTP caches. */
-	send_ok(s, resp, der, len, is_get && !nonce,
+	send_ok(s, resp, der, len, tu, nu, is_get && !nonce,
 	    rq->n > 1 ? "multiple" : state_name(st[0].state));
 	OPENSSL_free(der);
 }
@@ -960,7 +963,8 @@ static void answer(struct ocsp_service *s, const struct ocsp_request *rq,
 	if (x != NULL && time(NULL) < x->next_update) {
 		const char *what = state_name(x->st.state);
 		/* send_ok copies the DER: done before the lock goes. */
-		send_ok(s, resp, x->der, x->len, is_get, what);
+		send_ok(s, resp, x->der, x->len, x->this_update, x->next_update,
+		    is_get, what);
 		pthread_rwlock_unlock(&s->lock);
 		return;
 	}
@@ -982,7 +986,8 @@ static void answer(struct ocsp_service *s, const struct ocsp_request *rq,
 	pthread_rwlock_rdlock(&s->lock);
 	x = find(s, slot, id->hash_nid, id->serial);
 	if (x != NULL) {
-		send_ok(s, resp, x->der, x->len, is_get, state_name(x->st.state));
+		send_ok(s, resp, x->der, x->len, x->this_update, x->next_update,
+		    is_get, state_name(x->st.state));
 		pthread_rwlock_unlock(&s->lock);
 		return;
 	}
