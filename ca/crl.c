@@ -201,46 +201,44 @@ int crl_sign(X509_CRL *crl, struct hsm_key *key, struct err *e)
 	return hsm_sign(key, sign_cb, crl, e);
 }
 
+static int add_entry(void *arg, const char *serial, long long revoked_at,
+    int reason, struct err *e)
+{
+	return crl_add(arg, serial, (time_t)revoked_at, reason, e);
+}
+
 int crl_generate(PGconn *c, X509 *issuer, int issuer_id, struct hsm_key *key,
     long long validity, int scheduled, struct crl_result *out,
     struct err *e)
 {
-	struct db_crl_entries *ents = NULL;
 	X509_CRL *crl = NULL;
 	unsigned char *der = NULL;
 	time_t now = time(NULL);
-	int n, len, rc = -1;
+	long n = 0;
+	int len, rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	if (db_begin(c, e) != 0)
 		return -1;
-	if (db_crl_next_number(c, issuer_id, &out->number, e) != 0 ||
-	    db_crl_entries_load(c, issuer_id, now, scheduled, &ents, e) != 0)
-		goto fail;
 	out->this_update = now;
 	out->next_update = now + validity;
-	if (crl_new(issuer, out->number, out->this_update, out->next_update,
-	    &crl, e) != 0)
+	if (db_crl_next_number(c, issuer_id, &out->number, e) != 0 ||
+	    crl_new(issuer, out->number, out->this_update, out->next_update,
+	    &crl, e) != 0 ||
+	    db_crl_entries_each(c, issuer_id, now, scheduled, add_entry, crl,
+	    &n, e) != 0)
 		goto fail;
-	n = db_crl_entries_count(ents);
-	for (int i = 0; i < n; i++) {
-		const char *serial;
-		long long at;
-		int reason;
-
-		db_crl_entry(ents, i, &serial, &at, &reason);
-		if (crl_add(crl, serial, (time_t)at, reason, e) != 0)
-			goto fail;
-	}
-	db_crl_entries_free(ents);
-	ents = NULL;
-	out->entries = n;
+	out->entries = (int)n;
 	if (crl_sign(crl, key, e) != 0)
 		goto fail;
 	if ((len = i2d_X509_CRL(crl, &der)) <= 0) {
 		err_ossl(e, ERR_INTERNAL, "encoding CRL");
 		goto fail;
 	}
+	/* The CRL's structure is no longer needed: free it before the
+	 * store, which copies the DER into a query. */
+	X509_CRL_free(crl);
+	crl = NULL;
 	if (db_crl_store(c, issuer_id, out->number, der, (size_t)len,
 	    out->this_update, out->next_update, scheduled, e) != 0 ||
 	    db_commit(c, e) != 0)
@@ -255,7 +253,6 @@ fail:
 out:
 	OPENSSL_free(der);
 	X509_CRL_free(crl);
-	db_crl_entries_free(ents);
 	return rc;
 }
 

@@ -5,10 +5,6 @@
 
 #include "db/db.h"
 
-struct db_crl_entries {
-	PGresult *r;
-	int n;
-};
 
 int db_crl_next_number(PGconn *c, int issuer_id, long long *number,
     struct err *e)
@@ -30,23 +26,23 @@ int db_crl_next_number(PGconn *c, int issuer_id, long long *number,
 	return 0;
 }
 
-int db_crl_entries_load(PGconn *c, int issuer_id, time_t this_update,
-    int scheduled, struct db_crl_entries **out, struct err *e)
+int db_crl_entries_each(PGconn *c, int issuer_id, time_t this_update,
+    int scheduled, db_crl_entry_fn fn, void *arg, long *n, struct err *e)
 {
 	char id[16], tu[24];
 	const char *p[3] = { id, tu, scheduled ? "t" : "f" };
-	struct db_crl_entries *v;
+	PGresult *r;
+	int rc = 0, failed = 0;
 
+	*n = 0;
 	snprintf(id, sizeof(id), "%d", issuer_id);
 	snprintf(tu, sizeof(tu), "%lld", (long long)this_update);
-	if ((v = calloc(1, sizeof(*v))) == NULL)
-		return err_set(e, ERR_INTERNAL, "out of memory");
 	/* One statement, one snapshot: what is listed and what is marked
 	 * done are the same rows.  A scheduled CRL marks the expired
 	 * certificates it lists: they have now appeared on a scheduled CRL
 	 * issued after their notAfter (RFC 5280 3.3) and are left off the
 	 * next ones.  The marks roll back with the CRL if it is not stored. */
-	if (db_exec(c,
+	if (PQsendQueryParams(c,
 	    "WITH listed AS ("
 	    "  SELECT serial, revoked_at, revocation_reason, not_after"
 	    "  FROM certificates WHERE issuer_id = $1::integer"
@@ -59,34 +55,43 @@ int db_crl_entries_load(PGconn *c, int issuer_id, time_t this_update,
 	    " SELECT serial, extract(epoch FROM revoked_at)::bigint,"
 	    "  coalesce(revocation_reason, 0), (SELECT count(*) FROM done)"
 	    " FROM listed",
-	    3, p, &v->r, e) != 0) {
-		free(v);
-		return -1;
+	    3, NULL, p, NULL, NULL, 0) != 1 || PQsetSingleRowMode(c) != 1) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c));
+		msg[strcspn(msg, "\n")] = '\0';
+		/* Drain whatever was sent before saying so. */
+		while ((r = PQgetResult(c)) != NULL)
+			PQclear(r);
+		return err_set(e, PQstatus(c) == CONNECTION_OK ? ERR_INTERNAL :
+		    ERR_UNAVAILABLE, "database: %s", msg);
 	}
-	v->n = PQntuples(v->r);
-	*out = v;
-	return 0;
-}
+	/* Every result must be read before the connection is usable again,
+	 * so a failure only stops the calls to fn. */
+	while ((r = PQgetResult(c)) != NULL) {
+		ExecStatusType st = PQresultStatus(r);
 
-int db_crl_entries_count(const struct db_crl_entries *v)
-{
-	return v ? v->n : 0;
-}
-
-void db_crl_entry(const struct db_crl_entries *v, int i, const char **serial,
-    long long *revoked_at, int *reason)
-{
-	*serial = PQgetvalue(v->r, i, 0);
-	*revoked_at = strtoll(PQgetvalue(v->r, i, 1), NULL, 10);
-	*reason = atoi(PQgetvalue(v->r, i, 2));
-}
-
-void db_crl_entries_free(struct db_crl_entries *v)
-{
-	if (v == NULL)
-		return;
-	PQclear(v->r);
-	free(v);
+		if (st == PGRES_SINGLE_TUPLE && !failed) {
+			if (fn(arg, PQgetvalue(r, 0, 0),
+			    strtoll(PQgetvalue(r, 0, 1), NULL, 10),
+			    atoi(PQgetvalue(r, 0, 2)), e) != 0) {
+				failed = 1;
+				rc = -1;
+			} else {
+				(*n)++;
+			}
+		} else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK &&
+		    !failed) {
+			char msg[256];
+			snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(r));
+			msg[strcspn(msg, "\n")] = '\0';
+			err_set(e, PQstatus(c) == CONNECTION_OK ? ERR_INTERNAL :
+			    ERR_UNAVAILABLE, "database: %s", msg);
+			failed = 1;
+			rc = -1;
+		}
+		PQclear(r);
+	}
+	return rc;
 }
 
 int db_crl_store(PGconn *c, int issuer_id, long long number,

@@ -336,19 +336,17 @@ int db_cert_der(PGconn *c, const char *serial, unsigned char **der,
 int db_crl_next_number(PGconn *c, int issuer_id, long long *number,
     struct err *e);
 
-/* The revoked certificates of an issuer still to be listed.  With
+/* The revoked certificates of an issuer still to be listed, handed to fn
+ * one at a time as the server streams them (single-row mode: a CRL of a
+ * million entries never holds the whole result set beside itself).  With
  * scheduled, the expired ones among them are marked as listed on a
  * scheduled CRL after their notAfter, in the caller's transaction, and
- * left off later CRLs.  Free with db_crl_entries_free. */
-struct db_crl_entries;
-int db_crl_entries_load(PGconn *c, int issuer_id, time_t this_update,
-    int scheduled, struct db_crl_entries **out, struct err *e);
-int db_crl_entries_count(const struct db_crl_entries *v);
-/* Entry i: serial (valid until the set is freed), revocation time,
- * reason code. */
-void db_crl_entry(const struct db_crl_entries *v, int i, const char **serial,
-    long long *revoked_at, int *reason);
-void db_crl_entries_free(struct db_crl_entries *v);
+ * left off later CRLs.  fn returns 0, or -1 (e set) to fail the whole
+ * call; serial is valid during the call only.  *n counts the entries. */
+typedef int (*db_crl_entry_fn)(void *arg, const char *serial,
+    long long revoked_at, int reason, struct err *e);
+int db_crl_entries_each(PGconn *c, int issuer_id, time_t this_update,
+    int scheduled, db_crl_entry_fn fn, void *arg, long *n, struct err *e);
 
 /* Store a signed CRL as the issuer's newest (unless a newer one is
  * stored already). */
