@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -104,14 +103,6 @@ int api_authorize(const struct csr *csr, const struct token_claims *tok,
 	return 0;
 }
 
-static int content_type_json(const char *ct)
-{
-	size_t n = strlen("application/json");
-
-	return ct != NULL && strncasecmp(ct, "application/json", n) == 0 &&
-	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
-}
-
 static void respond_cert(struct api *a, X509 *x, const char *serial,
     struct http_response *resp)
 {
@@ -143,7 +134,6 @@ void api_sign(void *arg, const struct http_request *req,
 {
 	struct api *a = arg;
 	struct err e = { 0 };
-	json_error_t je;
 	json_t *body = NULL, *jcsr, *jtok;
 	struct token *tok = NULL;
 	struct token_claims claims;
@@ -158,20 +148,14 @@ void api_sign(void *arg, const struct http_request *req,
 	X509 *x = NULL;
 	PGconn *c = NULL;
 	time_t now = time(NULL);
-	int counted = 0, verified = 0;
+	int counted = 0, verified = 0, status;
 
-	if (!content_type_json(req->content_type)) {
-		err_set(&e, ERR_INVALID, "Content-Type must be application/json");
+	if (http_json_body(req, (void **)&body, &status, &e) != 0) {
+		if (status != 415)
+			goto fail;
 		http_problem(resp, &e);
 		resp->status = 415;
 		goto out;
-	}
-	body = json_loadb(req->body ? req->body : "", req->body_len,
-	    JSON_REJECT_DUPLICATES, &je);
-	if (!json_is_object(body)) {
-		err_set(&e, ERR_INVALID, "body is not a JSON object: %s",
-		    body ? "wrong type" : je.text);
-		goto fail;
 	}
 	jcsr = json_object_get(body, "csr");
 	jtok = json_object_get(body, "token");

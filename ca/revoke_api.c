@@ -292,14 +292,6 @@ out:
 	return rc;
 }
 
-static int content_type_json(const char *ct)
-{
-	size_t n = strlen("application/json");
-
-	return ct != NULL && strncasecmp(ct, "application/json", n) == 0 &&
-	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
-}
-
 /* A provisioner token: verified first (401), then the policy (403). */
 static int auth_token(struct revoke_api *a, const char *tok, size_t len,
     struct db_revoke *rv, char *owner, size_t ownerlen, char *jti,
@@ -386,7 +378,6 @@ void revoke_api_handle(void *arg, const struct http_request *req,
 {
 	struct revoke_api *a = arg;
 	struct err e = { 0 };
-	json_error_t je;
 	json_t *body = NULL, *js, *jr, *jt, *ans = NULL;
 	struct db_revoke rv;
 	struct db_revoke_result res;
@@ -394,22 +385,16 @@ void revoke_api_handle(void *arg, const struct http_request *req,
 	char *text = NULL;
 	const char *tok;
 	size_t toklen;
-	int reason = CRL_REASON_UNSPECIFIED;
+	int reason = CRL_REASON_UNSPECIFIED, status;
 	PGconn *c = NULL;
 
 	memset(&rv, 0, sizeof(rv));
-	if (!content_type_json(req->content_type)) {
-		err_set(&e, ERR_INVALID, "Content-Type must be application/json");
+	if (http_json_body(req, (void **)&body, &status, &e) != 0) {
+		if (status != 415)
+			goto fail;
 		http_problem(resp, &e);
 		resp->status = 415;
 		goto out;
-	}
-	body = json_loadb(req->body ? req->body : "", req->body_len,
-	    JSON_REJECT_DUPLICATES, &je);
-	if (!json_is_object(body)) {
-		err_set(&e, ERR_INVALID, "body is not a JSON object: %s",
-		    body ? "wrong type" : je.text);
-		goto fail;
 	}
 	js = json_object_get(body, "serial");
 	jr = json_object_get(body, "reason");

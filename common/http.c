@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -98,6 +99,37 @@ void http_problem(struct http_response *resp, const struct err *e)
 	    strlen(text));
 	snprintf(resp->log_detail, sizeof(resp->log_detail), "problem=%s",
 	    err_type_slug(e->kind));
+}
+
+static int content_type_json(const char *ct)
+{
+	size_t n = strlen("application/json");
+
+	return ct != NULL && strncasecmp(ct, "application/json", n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+int http_json_body(const struct http_request *req, void **out, int *status,
+    struct err *e)
+{
+	json_error_t je;
+	json_t *body;
+
+	if (!content_type_json(req->content_type)) {
+		*status = 415;
+		return err_set(e, ERR_INVALID, "Content-Type must be application/json");
+	}
+	body = json_loadb(req->body ? req->body : "", req->body_len,
+	    JSON_REJECT_DUPLICATES, &je);
+	if (!json_is_object(body)) {
+		*status = 400;
+		err_set(e, ERR_INVALID, "body is not a JSON object: %s",
+		    body ? "wrong type" : je.text);
+		json_decref(body);
+		return -1;
+	}
+	*out = body;
+	return 0;
 }
 
 const char *http_header(const struct http_request *req, const char *name)

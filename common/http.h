@@ -76,6 +76,12 @@ void http_respond_owned(struct http_response *resp, int status,
 /* Add a response header. */
 void http_add_header(struct http_response *resp, const char *name,
     const char *value);
+/* The body as a JSON object (json_t *, to json_decref): Content-Type must
+ * be application/json, else *status is 415; the body an object without
+ * duplicate keys, else 400.  On failure e says why. */
+int http_json_body(const struct http_request *req, void **out, int *status,
+    struct err *e);
+
 /* A request header, or NULL. */
 const char *http_header(const struct http_request *req, const char *name);
 
