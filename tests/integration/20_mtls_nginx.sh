@@ -40,30 +40,11 @@ port=$(free_port)
 mkdir -p nginx/logs
 cat srv.pem srv-chain.pem >nginx/srv-full.pem
 cat "$CA_DIR/chain.pem" "$CA_DIR/roots.pem" >nginx/clients-ca.pem
-cat >nginx/nginx.conf <<CONF
-worker_processes 1;
-error_log $PWD/nginx/logs/error.log;
-events { worker_connections 64; }
-http {
-  access_log $PWD/nginx/logs/access.log;
-  client_body_temp_path $PWD/nginx/body;
-  proxy_temp_path $PWD/nginx/proxy;
-  fastcgi_temp_path $PWD/nginx/fastcgi;
-  uwsgi_temp_path $PWD/nginx/uwsgi;
-  scgi_temp_path $PWD/nginx/scgi;
-  server {
-    listen 127.0.0.1:$port ssl;
-    ssl_certificate $PWD/nginx/srv-full.pem;
-    ssl_certificate_key $PWD/srv.key;
+nginx_tls_start "$port" "$PWD/nginx/srv-full.pem" "$PWD/srv.key" "
     ssl_client_certificate $PWD/nginx/clients-ca.pem;
     ssl_verify_client on;
     ssl_verify_depth 2;
-    location / { return 200 "hello \$ssl_client_s_dn\n"; }
-  }
-}
-CONF
-start_bg nginx nginx -c "$PWD/nginx/nginx.conf" -p "$PWD/nginx" -g "daemon off; pid $PWD/nginx/nginx.pid;"
-check "nginx is up" wait_http "https://localhost:$port/" 20 -k
+    location / { return 200 \"hello \$ssl_client_s_dn\n\"; }" localhost
 
 check "curl with signet's client certificate gets through" curl -fsS \
 	--cacert "$CA_DIR/roots.pem" --cert cli.pem --key cli.key \

@@ -262,30 +262,11 @@ if command -v nginx >/dev/null; then
 	mkdir -p nginx/logs
 	cat srv.pem srv-chain.pem >nginx/srv-full.pem
 	cat "$CA_DIR/chain.pem" "$CA_DIR/roots.pem" >nginx/trusted.pem
-	cat >nginx/nginx.conf <<CONF
-worker_processes 1;
-error_log $PWD/nginx/logs/error.log info;
-events { worker_connections 64; }
-http {
-  access_log $PWD/nginx/logs/access.log;
-  client_body_temp_path $PWD/nginx/body;
-  proxy_temp_path $PWD/nginx/proxy;
-  fastcgi_temp_path $PWD/nginx/fastcgi;
-  uwsgi_temp_path $PWD/nginx/uwsgi;
-  scgi_temp_path $PWD/nginx/scgi;
-  server {
-    listen 127.0.0.1:$port ssl;
-    ssl_certificate $PWD/nginx/srv-full.pem;
-    ssl_certificate_key $PWD/srv.key;
+	nginx_tls_start "$port" "$PWD/nginx/srv-full.pem" "$PWD/srv.key" "
     ssl_stapling on;
     ssl_stapling_verify on;
     ssl_trusted_certificate $PWD/nginx/trusted.pem;
-    location / { return 200 "hello\n"; }
-  }
-}
-CONF
-	start_bg nginx nginx -c "$PWD/nginx/nginx.conf" -p "$PWD/nginx" -g "daemon off; pid $PWD/nginx/nginx.pid;"
-	check "nginx is up" wait_http "https://127.0.0.1:$port/" 20 -k
+    location / { return 200 \"hello\n\"; }"
 	stapled() {
 		local i
 		for i in $(seq 1 20); do

@@ -72,3 +72,34 @@ new_csr() {
 psql_val() {
 	psql "$SIGNET_TEST_DB" -Atc "$1"
 }
+
+# nginx_tls_start PORT CERT KEY DIRECTIVES [HOST]: nginx in ./nginx on
+# 127.0.0.1:PORT with TLS (CERT: full chain, KEY), the server-block
+# DIRECTIVES given (ssl_* and a location), started with start_bg as
+# "nginx" and checked up at https://HOST:PORT/.
+nginx_tls_start() {
+	local port=$1 cert=$2 key=$3 directives=$4 host=${5:-127.0.0.1}
+	mkdir -p "$PWD/nginx/logs"
+	cat >"$PWD/nginx/nginx.conf" <<CONF
+worker_processes 1;
+error_log $PWD/nginx/logs/error.log info;
+events { worker_connections 64; }
+http {
+  access_log $PWD/nginx/logs/access.log;
+  client_body_temp_path $PWD/nginx/body;
+  proxy_temp_path $PWD/nginx/proxy;
+  fastcgi_temp_path $PWD/nginx/fastcgi;
+  uwsgi_temp_path $PWD/nginx/uwsgi;
+  scgi_temp_path $PWD/nginx/scgi;
+  server {
+    listen 127.0.0.1:$port ssl;
+    ssl_certificate $cert;
+    ssl_certificate_key $key;
+$directives
+  }
+}
+CONF
+	start_bg nginx nginx -c "$PWD/nginx/nginx.conf" -p "$PWD/nginx" \
+		-g "daemon off; pid $PWD/nginx/nginx.pid;"
+	check "nginx is up" wait_http "https://$host:$port/" 20 -k
+}
