@@ -103,8 +103,8 @@ int api_authorize(const struct csr *csr, const struct token_claims *tok,
 	return 0;
 }
 
-static void respond_cert(struct api *a, X509 *x, const char *serial,
-    struct http_response *resp)
+void api_respond_cert(const struct api *a, X509 *x, const char *serial,
+    const char *predecessor, struct http_response *resp)
 {
 	char *pem = NULL, *text = NULL, na[32];
 	json_t *j;
@@ -115,8 +115,9 @@ static void respond_cert(struct api *a, X509 *x, const char *serial,
 		return;
 	}
 	util_rfc3339(x509_not_after(x), na, sizeof(na));
-	j = json_pack("{s:s, s:[s], s:s, s:s}", "certificate", pem,
-	    "chain", a->chain_pem, "serial", serial, "not_after", na);
+	j = json_pack("{s:s, s:[s], s:s, s:s, s:s*}", "certificate", pem,
+	    "chain", a->chain_pem, "serial", serial, "not_after", na,
+	    "predecessor", predecessor);
 	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	free(pem);
@@ -210,7 +211,7 @@ void api_sign(void *arg, const struct http_request *req,
 	counted = 1;   /* ca_issue counts its own outcome */
 	if (ca_issue(a->ca, &cr, &x, serial, &e) != 0)
 		goto fail;
-	respond_cert(a, x, serial, resp);
+	api_respond_cert(a, x, serial, NULL, resp);
 	goto out;
 fail:
 	if (!counted)

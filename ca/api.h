@@ -27,6 +27,11 @@ void api_free(struct api *a);
 void api_sign(void *arg, const struct http_request *req,
     struct http_response *resp);
 
+/* Answer 201 with the certificate: {"certificate", "chain", "serial",
+ * "not_after"} and "predecessor" when it renews one. */
+void api_respond_cert(const struct api *a, X509 *x, const char *serial,
+    const char *predecessor, struct http_response *resp);
+
 /* Decide what a verified token lets this CSR have: the names (the CSR's,
  * each granted by the token and allowed by the policy; the token's when
  * the CSR names none), the profile and the lifetime.  ERR_POLICY with the

@@ -187,6 +187,7 @@ void csr_free(struct csr *c)
 	if (c == NULL)
 		return;
 	X509_REQ_free(c->req);
+	X509_free(c->cert);
 	free(c);
 }
 
@@ -232,9 +233,8 @@ static int check_key(struct csr *c, struct err *e)
 	}
 }
 
-static int read_cn(struct csr *c, struct err *e)
+static int read_cn(struct csr *c, const X509_NAME *name, struct err *e)
 {
-	X509_NAME *name = X509_REQ_get_subject_name(c->req);
 	int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
 	unsigned char *utf8 = NULL;
 	int n;
@@ -359,7 +359,8 @@ int csr_from_req(X509_REQ *req, struct csr **out, struct err *e)
 		    "own key (no proof of possession)");
 		goto out;
 	}
-	if (check_key(c, e) != 0 || read_cn(c, e) != 0)
+	if (check_key(c, e) != 0 ||
+	    read_cn(c, X509_REQ_get_subject_name(req), e) != 0)
 		goto out;
 	exts = X509_REQ_get_extensions(req);
 	err_ossl_clear();
@@ -391,4 +392,33 @@ int csr_parse_pem(const char *pem, size_t len, struct csr **out,
 		return err_ossl(e, ERR_INVALID, "csr is not a PEM certificate "
 		    "request (-----BEGIN CERTIFICATE REQUEST-----)");
 	return csr_from_req(req, out, e);
+}
+
+int csr_from_cert(X509 *x, struct csr **out, struct err *e)
+{
+	struct csr *c = calloc(1, sizeof(*c));
+	int rc = -1;
+
+	if (c == NULL)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	if (X509_up_ref(x) != 1) {
+		free(c);
+		return err_ossl(e, ERR_INTERNAL, "certificate reference");
+	}
+	c->cert = x;
+	if ((c->pubkey = X509_get0_pubkey(x)) == NULL) {
+		err_ossl(e, ERR_INVALID, "certificate public key cannot be read");
+		goto out;
+	}
+	if (check_key(c, e) != 0 ||
+	    read_cn(c, X509_get_subject_name(x), e) != 0 ||
+	    read_names(c, (STACK_OF(X509_EXTENSION) *)X509_get0_extensions(x),
+	    e) != 0)
+		goto out;
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	csr_free(c);
+	return rc;
 }

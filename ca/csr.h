@@ -31,7 +31,8 @@ struct san_list {
 
 struct csr {
 	X509_REQ *req;
-	EVP_PKEY *pubkey;        /* owned by req */
+	X509 *cert;              /* csr_from_cert: the certificate instead */
+	EVP_PKEY *pubkey;        /* owned by req (or cert) */
 	char key_type[16];       /* "ec-p256", "ec-p384", "rsa", "ed25519" */
 	int key_bits;
 	char cn[SAN_VALUE_MAX];  /* subject CN or "" */
@@ -49,6 +50,10 @@ int csr_parse_pem(const char *pem, size_t len, struct csr **out,
 /* The same from a parsed X509_REQ (takes ownership of req, even on
  * failure). */
 int csr_from_req(X509_REQ *req, struct csr **out, struct err *e);
+/* The same reading of a certificate's key, subject CN and SANs: what a
+ * renewal without a new CSR keeps (x is up-ref'ed, not copied; there is
+ * no signature to check). */
+int csr_from_cert(X509 *x, struct csr **out, struct err *e);
 void csr_free(struct csr *c);
 
 /* Normalize and check one name of a type (lowercase DNS, canonical IP

@@ -169,10 +169,11 @@ static char *audit_detail(const struct ca_request *r, const char *subject,
 	}
 	util_rfc3339(nb, t1, sizeof(t1));
 	util_rfc3339(na, t2, sizeof(t2));
-	j = json_pack("{s:s, s:s, s:o, s:s, s:s?, s:s, s:s, s:s}",
+	j = json_pack("{s:s, s:s, s:o, s:s, s:s?, s:s, s:s, s:s, s:s?}",
 	    "serial", serial, "subject", subject, "sans", sans,
 	    "profile", profile_name(r->profile), "provisioner", r->provisioner,
-	    "requester", r->requester, "not_before", t1, "not_after", t2);
+	    "requester", r->requester, "not_before", t1, "not_after", t2,
+	    "predecessor", r->predecessor);
 	out = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	return out;
@@ -262,7 +263,9 @@ int ca_issue(struct ca *ca, const struct ca_request *r, X509 **out,
 	in.not_before = nb;
 	in.not_after = na;
 	in.jti = r->jti;
+	in.jti_owner = r->jti_owner;
 	in.jti_expires = r->jti_expires;
+	in.predecessor = r->predecessor;
 	if (tbs_sha256(x, in.tbs_sha256, e) != 0 ||
 	    x509_spki_der_sha256(X509_get_X509_PUBKEY(x), in.spki_sha256, e) != 0)
 		goto out;

@@ -32,7 +32,9 @@ struct ca_request {
 	const char *provisioner;       /* NULL for an administrator */
 	const char *requester;         /* for the record and the audit log */
 	const char *jti;               /* token id to consume, or NULL */
+	const char *jti_owner;         /* its namespace (NULL: provisioner) */
 	time_t jti_expires;
+	const char *predecessor;       /* serial this renews, or NULL */
 };
 
 /* Load the newest active issuing intermediate from the database and find

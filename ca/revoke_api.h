@@ -8,7 +8,7 @@
  *   - proof of possession: a JWS signed by the certificate's own key,
  *     header alg + x5c (the certificate itself, which must be the one
  *     stored under that serial), claims aud = ca_url/v1/revoke, iat, exp
- *     (exp - iat at most REVOKE_POP_MAX_TTL) and jti.
+ *     (exp - iat at most POP_MAX_TTL) and jti; see ca/pop.h.
  * Either token is good once (its jti is consumed with the revocation).
  * Answers 200 {"serial", "status": "revoked", "revoked_at", "reason",
  * "already"} or problem+json.
@@ -24,9 +24,6 @@
 #include "common/http.h"
 #include "db/db.h"
 
-#define REVOKE_POP_MAX_TTL 300
-#define REVOKE_TOKEN_MAX_LEN 16384
-
 struct revoke_api;
 
 /* d and cfg are borrowed and must outlive the api.  Free with
@@ -38,20 +35,5 @@ void revoke_api_free(struct revoke_api *a);
 /* The route handler (arg: the revoke_api). */
 void revoke_api_handle(void *arg, const struct http_request *req,
     struct http_response *resp);
-
-/* Verify a proof-of-possession JWS against the stored certificate
- * cert_der: the header's x5c[0] must be exactly that certificate, the
- * signature must verify with its public key (ES256/384/512 for its EC
- * curve, RS/PS256/384/512 for RSA), aud must be audience, iat/exp within
- * skew of now and exp - iat in 1..REVOKE_POP_MAX_TTL, jti present.  jti
- * (129 bytes) and *exp receive those claims.  Every refusal is ERR_AUTH
- * naming the rule. */
-int revoke_pop_verify(const char *jws, size_t len,
-    const unsigned char *cert_der, size_t cert_len, const char *audience,
-    long skew, time_t now, char jti[129], long long *exp, struct err *e);
-
-/* 1 if the compact JWS's protected header carries x5c (a proof of
- * possession), 0 if not or if it does not parse. */
-int revoke_is_pop(const char *jws, size_t len);
 
 #endif

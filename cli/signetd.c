@@ -22,6 +22,7 @@
 #include "ca/audit_sealer.h"
 #include "ca/crl_publisher.h"
 #include "ca/issue.h"
+#include "ca/renew_api.h"
 #include "ca/revoke_api.h"
 #include "ca/x509util.h"
 #include "common/config.h"
@@ -51,6 +52,7 @@ struct daemon {
 	struct audit_sealer *sealer;
 	struct crl_publisher *crl;
 	struct revoke_api *revoke;
+	struct renew_api *renew;
 	struct ocsp_service *ocsp;
 	char *roots_pem, *chain_pem;
 	size_t roots_len, chain_len;
@@ -216,6 +218,8 @@ static void describe_metrics(void)
 	    "Seconds since thisUpdate of the newest CRL in the database, by issuer.");
 	metrics_describe("signet_certificates_expiring", "gauge",
 	    "Good certificates expiring within 1, 7 and 30 days.");
+	metrics_describe("signet_certificates_renewed_total", "counter",
+	    "Renewals (POST /v1/renew), by provisioner and outcome.");
 	metrics_describe("signet_ocsp_responses_total", "counter",
 	    "OCSP responses by status: good, revoked, unknown, multiple (several "
 	    "CertIDs), or the unsuccessful response status.");
@@ -312,7 +316,7 @@ static int start(struct daemon *d, struct http_server **https,
     struct http_server **http, struct err *e)
 {
 	static struct http_route https_routes[16], http_routes[16];
-	char pin[256], *cert = NULL, *key = NULL;
+	char pin[256], *cert = NULL, *key = NULL, *trust = NULL;
 	struct http_server_opts o;
 	PGconn *c;
 	long n;
@@ -362,6 +366,7 @@ static int start(struct daemon *d, struct http_server **https,
 	/* Revocations over HTTPS; CRLs signed in the background and served
 	 * from the database on the plain listener. */
 	if (revoke_api_new(d->db, d->cfg, &d->revoke, e) != 0 ||
+	    renew_api_new(d->api, d->ca, d->db, d->cfg, &d->renew, e) != 0 ||
 	    crl_publisher_start(d->db, d->hsm, d->cfg, &d->crl, e) != 0)
 		goto out;
 	/* OCSP on the plain listener: pre-signed responses, signers. */
@@ -374,7 +379,8 @@ static int start(struct daemon *d, struct http_server **https,
 	https_routes[3] = (struct http_route){ "GET", "/roots.pem", h_roots, d, "roots", 0 };
 	https_routes[4] = (struct http_route){ "GET", "/chain.pem", h_chain, d, "chain", 0 };
 	https_routes[5] = (struct http_route){ "POST", "/v1/revoke", revoke_api_handle, d->revoke, "revoke", 0 };
-	https_routes[6] = (struct http_route){ NULL, NULL, NULL, NULL, NULL, 0 };
+	https_routes[6] = (struct http_route){ "POST", "/v1/renew", renew_api_handle, d->renew, "renew", 0 };
+	https_routes[7] = (struct http_route){ NULL, NULL, NULL, NULL, NULL, 0 };
 	http_routes[0] = (struct http_route){ "GET", "/roots.pem", h_roots, d, "roots", 0 };
 	http_routes[1] = (struct http_route){ "GET", "/chain.pem", h_chain, d, "chain", 0 };
 	http_routes[2] = (struct http_route){ "GET", "/ca/*", h_ca_cert, d, "ca", 0 };
@@ -395,12 +401,21 @@ static int start(struct daemon *d, struct http_server **https,
 	o.listen = d->cfg->https_listen;
 	o.tls_cert_pem = cert;
 	o.tls_key_pem = key;
+	/* Ask for client certificates (renewal over mTLS); the CA names
+	 * offered are ours, so clients pick the certificate we issued. */
+	if ((trust = malloc(d->roots_len + d->chain_len + 2)) == NULL) {
+		err_set(e, ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	snprintf(trust, d->roots_len + d->chain_len + 2, "%.*s\n%.*s",
+	    (int)d->roots_len, d->roots_pem, (int)d->chain_len, d->chain_pem);
+	o.tls_client_ca_pem = trust;
 	o.routes = https_routes;
 	o.name = "https";
 	if (http_server_start(&o, https, e) != 0)
 		goto out;
 	o.listen = d->cfg->http_listen;
-	o.tls_cert_pem = o.tls_key_pem = NULL;
+	o.tls_cert_pem = o.tls_key_pem = o.tls_client_ca_pem = NULL;
 	o.routes = http_routes;
 	o.name = "http";
 	if (http_server_start(&o, http, e) != 0)
@@ -417,6 +432,7 @@ static int start(struct daemon *d, struct http_server **https,
 	rc = 0;
 out:
 	free(cert);
+	free(trust);
 	if (key != NULL) {
 		OPENSSL_cleanse(key, strlen(key));
 		free(key);
@@ -520,6 +536,7 @@ out:
 	crl_publisher_stop(d.crl);
 	ocsp_service_stop(d.ocsp);
 	revoke_api_free(d.revoke);
+	renew_api_free(d.renew);
 	metrics_set_collector(NULL, NULL);
 	api_free(d.api);
 	ca_free(d.ca);

@@ -12,17 +12,20 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <openssl/rand.h>
 
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/tls_creds.h"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct http_server_opts opts;
-	char *cert, *key;
+	struct tls_creds *creds;
+	char *trust;
 };
 
 /* Per-request state, kept in MHD's *req_cls until completion. */
@@ -135,6 +138,37 @@ int http_json_body(const struct http_request *req, void **out, int *status,
 const char *http_header(const struct http_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+int http_peer_cert(const struct http_request *req, const unsigned char **der,
+    size_t *len)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(req->conn,
+	    MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	const gnutls_datum_t *peers;
+	unsigned n = 0;
+
+	if (ci == NULL || ci->tls_session == NULL)
+		return -1;
+	/* GnuTLS checked the client's signature over the handshake (its
+	 * CertificateVerify): whoever sent this certificate holds its key.
+	 * Whether the certificate is any good is the handler's question. */
+	peers = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session,
+	    &n);
+	if (peers == NULL || n == 0)
+		return -1;
+	*der = peers[0].data;
+	*len = peers[0].size;
+	return 0;
+}
+
+int http_server_set_tls(struct http_server *s, const char *cert_pem,
+    const char *key_pem, struct err *e)
+{
+	if (s->creds == NULL)
+		return err_set(e, ERR_INTERNAL, "%s listener has no TLS",
+		    s->opts.name);
+	return tls_creds_replace(s->creds, cert_pem, key_pem, e);
 }
 
 static const struct http_route *route(const struct http_route *routes,
@@ -371,9 +405,15 @@ int http_server_start(const struct http_server_opts *o,
 		flags |= MHD_USE_IPv6;
 	if (o->tls_cert_pem != NULL) {
 		flags |= MHD_USE_TLS;
-		s->cert = strdup(o->tls_cert_pem);
-		s->key = strdup(o->tls_key_pem);
-		if (s->cert == NULL || s->key == NULL) {
+		if (tls_creds_new(o->tls_cert_pem, o->tls_key_pem, &s->creds,
+		    e) != 0) {
+			err_prefix(e, "%s_listen: ", o->name);
+			goto out;
+		}
+		/* A trust list makes libmicrohttpd ask for (not require) a
+		 * client certificate. */
+		if (o->tls_client_ca_pem != NULL &&
+		    (s->trust = strdup(o->tls_client_ca_pem)) == NULL) {
 			err_set(e, ERR_INTERNAL, "out of memory");
 			goto out;
 		}
@@ -388,10 +428,11 @@ int http_server_start(const struct http_server_opts *o,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, s,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-	    o->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert,
-	    MHD_OPTION_HTTPS_MEM_KEY, s->key,
+	    o->tls_cert_pem ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END,
+	    &tls_creds_retrieve,
 	    MHD_OPTION_HTTPS_PRIORITIES,
 	    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+	    s->trust ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, s->trust,
 	    MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		err_set(e, ERR_CONFIG,
@@ -415,10 +456,7 @@ void http_server_stop(struct http_server *s)
 		return;
 	if (s->daemon != NULL)
 		MHD_stop_daemon(s->daemon);
-	free(s->cert);
-	if (s->key != NULL) {
-		memset(s->key, 0, strlen(s->key));
-		free(s->key);
-	}
+	tls_creds_free(s->creds);
+	free(s->trust);
 	free(s);
 }

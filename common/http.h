@@ -50,6 +50,9 @@ struct http_server_opts {
 	const char *listen;        /* host:port (IPv4, [IPv6] or a name) */
 	const char *tls_cert_pem;  /* NULL: plain HTTP */
 	const char *tls_key_pem;
+	const char *tls_client_ca_pem; /* non-NULL: ask clients for a
+	                                  certificate (optional; handlers
+	                                  judge it, see http_peer_cert) */
 	unsigned threads;
 	size_t max_body;
 	unsigned timeout;          /* idle seconds */
@@ -84,5 +87,16 @@ int http_json_body(const struct http_request *req, void **out, int *status,
 
 /* A request header, or NULL. */
 const char *http_header(const struct http_request *req, const char *name);
+
+/* The client certificate (DER, borrowed for the request) the TLS peer
+ * presented and proved it holds the key of; -1 if none.  Not verified
+ * against anything: the caller decides what it is worth. */
+int http_peer_cert(const struct http_request *req, const unsigned char **der,
+    size_t *len);
+
+/* Serve a new certificate chain and key from the next handshake on, with
+ * no restart and no connection dropped. */
+int http_server_set_tls(struct http_server *s, const char *cert_pem,
+    const char *key_pem, struct err *e);
 
 #endif

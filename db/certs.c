@@ -86,7 +86,7 @@ static int sb_close_all(struct sbuf *col, int n, const char **p, struct err *e)
 }
 
 enum { I_SERIAL, I_ISSUER, I_SUBJECT, I_SANS, I_PROFILE, I_PROV, I_REQ, I_NB,
-	I_NA, I_TBS, I_SPKI, I_JTI, I_JEXP, I_NCOLS };
+	I_NA, I_TBS, I_SPKI, I_JTI, I_JEXP, I_JOWNER, I_PRED, I_NCOLS };
 
 int db_cert_intent_many(PGconn *c, const struct db_intent *const *in, int n,
     struct err *res, struct err *e)
@@ -128,6 +128,9 @@ int db_cert_intent_many(PGconn *c, const struct db_intent *const *in, int n,
 		sb_elem(&col[I_JTI], x->jti);
 		snprintf(num, sizeof(num), "%lld", (long long)x->jti_expires);
 		sb_elem(&col[I_JEXP], num);
+		sb_elem(&col[I_JOWNER], x->jti_owner ? x->jti_owner :
+		    x->provisioner);
+		sb_elem(&col[I_PRED], x->predecessor);
 		res[i].kind = ERR_NONE;
 		res[i].msg[0] = '\0';
 	}
@@ -142,32 +145,33 @@ int db_cert_intent_many(PGconn *c, const struct db_intent *const *in, int n,
 	    "WITH req AS ("
 	    "  SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[],"
 	    "   $5::text[], $6::text[], $7::text[], $8::float8[], $9::float8[],"
-	    "   $10::text[], $11::text[], $12::text[], $13::float8[])"
+	    "   $10::text[], $11::text[], $12::text[], $13::float8[],"
+	    "   $14::text[], $15::text[])"
 	    "  AS t(serial, issuer_id, subject, sans, profile, provisioner,"
-	    "   requester, nb, na, tbs, spki, jti, jexp)),"
+	    "   requester, nb, na, tbs, spki, jti, jexp, jowner, pred)),"
 	    " tok AS ("
 	    "  INSERT INTO used_tokens (provisioner, jti, expires_at)"
-	    "  SELECT provisioner, jti, to_timestamp(jexp) FROM req"
+	    "  SELECT jowner, jti, to_timestamp(jexp) FROM req"
 	    "  WHERE jti IS NOT NULL ON CONFLICT DO NOTHING"
 	    "  RETURNING provisioner, jti),"
 	    " okr AS ("
 	    "  SELECT r.* FROM req r"
 	    "  WHERE (r.jti IS NULL OR EXISTS (SELECT 1 FROM tok"
-	    "    WHERE tok.provisioner = r.provisioner AND tok.jti = r.jti))"
+	    "    WHERE tok.provisioner = r.jowner AND tok.jti = r.jti))"
 	    "   AND NOT EXISTS (SELECT 1 FROM blocked_keys b"
 	    "    WHERE b.spki_sha256 = decode(r.spki, 'hex'))),"
 	    " ins AS ("
 	    "  INSERT INTO certificates (serial, issuer_id, subject, sans, profile,"
 	    "   provisioner, requester, not_before, not_after, tbs_sha256,"
-	    "   spki_sha256)"
+	    "   spki_sha256, predecessor)"
 	    "  SELECT serial, issuer_id, subject,"
 	    "   ARRAY(SELECT jsonb_array_elements_text(sans::jsonb)), profile,"
 	    "   provisioner, requester, to_timestamp(nb), to_timestamp(na),"
-	    "   decode(tbs, 'hex'), decode(spki, 'hex') FROM okr"
+	    "   decode(tbs, 'hex'), decode(spki, 'hex'), pred FROM okr"
 	    "  RETURNING serial)"
 	    " SELECT r.serial, ins.serial IS NOT NULL,"
 	    "  r.jti IS NULL OR EXISTS (SELECT 1 FROM tok"
-	    "   WHERE tok.provisioner = r.provisioner AND tok.jti = r.jti)"
+	    "   WHERE tok.provisioner = r.jowner AND tok.jti = r.jti)"
 	    " FROM req r LEFT JOIN ins ON ins.serial = r.serial",
 	    I_NCOLS, p, &r, e) != 0)
 		goto out;

@@ -125,9 +125,12 @@ struct db_intent {
 	time_t not_before, not_after;
 	unsigned char tbs_sha256[32];
 	unsigned char spki_sha256[32];
-	/* One-time token id to consume in the same transaction (NULL: none). */
-	const char *jti;
+	/* One-time token id to consume in the same transaction (NULL: none);
+	 * jti_owner is its used_tokens.provisioner (NULL: provisioner). */
+	const char *jti, *jti_owner;
 	time_t jti_expires;
+	/* The certificate this one renews (NULL: none). */
+	const char *predecessor;
 };
 
 /* Durably record the intent (status pending) and consume the token id, in
@@ -322,6 +325,21 @@ struct db_revoke_result {
  * replayed jti: ERR_AUTH. */
 int db_cert_revoke(PGconn *c, const struct db_revoke *in,
     struct db_revoke_result *out, struct err *e);
+
+/* What a renewal needs to know of the certificate it replaces. */
+struct db_cert_rec {
+	char status[16];          /* good, revoked */
+	char provisioner[65];     /* "" for an administrator's */
+	char profile[16];
+	time_t not_before, not_after;
+	unsigned char *der;       /* malloc'ed */
+	size_t der_len;
+};
+/* An issued certificate by serial (ERR_NOTFOUND if none was issued);
+ * free rec->der with db_cert_rec_clear. */
+int db_cert_get(PGconn *c, const char *serial, struct db_cert_rec *rec,
+    struct err *e);
+void db_cert_rec_clear(struct db_cert_rec *rec);
 
 /* The stored DER of an issued certificate (malloc'ed); ERR_NOTFOUND if
  * there is none. */

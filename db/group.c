@@ -68,6 +68,12 @@ static void run_batch(struct writer *w, struct item **items, int n)
 		*items[i]->res = rc == 0 ? res[i] : e;
 }
 
+static const char *jti_owner(const struct db_intent *in)
+{
+	return in->jti_owner ? in->jti_owner :
+	    in->provisioner ? in->provisioner : "";
+}
+
 /* Within one intent batch, a token id may appear once: a second request
  * with the same token in the same batch is a replay, answered here. */
 static int drop_duplicate_jti(struct item **items, int n)
@@ -81,8 +87,7 @@ static int drop_duplicate_jti(struct item **items, int n)
 		for (int j = 0; a->jti != NULL && j < kept && !dup; j++) {
 			const struct db_intent *b = items[j]->req;
 			dup = b->jti != NULL && strcmp(a->jti, b->jti) == 0 &&
-			    strcmp(a->provisioner ? a->provisioner : "",
-			    b->provisioner ? b->provisioner : "") == 0;
+			    strcmp(jti_owner(a), jti_owner(b)) == 0;
 		}
 		if (dup) {
 			err_set(items[i]->res, ERR_AUTH, "token already used: each "

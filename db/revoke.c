@@ -117,6 +117,43 @@ out:
 	return rc;
 }
 
+int db_cert_get(PGconn *c, const char *serial, struct db_cert_rec *rec,
+    struct err *e)
+{
+	const char *p[1] = { serial };
+	PGresult *r = NULL;
+	int rc = -1;
+
+	memset(rec, 0, sizeof(*rec));
+	if (db_exec(c, "SELECT status, coalesce(provisioner, ''), profile,"
+	    " extract(epoch FROM not_before)::bigint,"
+	    " extract(epoch FROM not_after)::bigint, der FROM certificates"
+	    " WHERE serial = $1 AND der IS NOT NULL", 1, p, &r, e) != 0)
+		return -1;
+	if (PQntuples(r) == 0) {
+		err_set(e, ERR_NOTFOUND, "no certificate with serial %s", serial);
+		goto out;
+	}
+	snprintf(rec->status, sizeof(rec->status), "%s", PQgetvalue(r, 0, 0));
+	snprintf(rec->provisioner, sizeof(rec->provisioner), "%s",
+	    PQgetvalue(r, 0, 1));
+	snprintf(rec->profile, sizeof(rec->profile), "%s", PQgetvalue(r, 0, 2));
+	rec->not_before = (time_t)atoll(PQgetvalue(r, 0, 3));
+	rec->not_after = (time_t)atoll(PQgetvalue(r, 0, 4));
+	rc = db_get_bytea(r, 0, 5, &rec->der, &rec->der_len, e);
+out:
+	PQclear(r);
+	return rc;
+}
+
+void db_cert_rec_clear(struct db_cert_rec *rec)
+{
+	if (rec == NULL)
+		return;
+	free(rec->der);
+	rec->der = NULL;
+}
+
 int db_cert_der(PGconn *c, const char *serial, unsigned char **der,
     size_t *len, struct err *e)
 {

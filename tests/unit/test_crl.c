@@ -15,7 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/crl.h"
-#include "ca/revoke_api.h"
+#include "ca/pop.h"
 #include "ca/token.h"
 #include "ca/x509util.h"
 
@@ -184,13 +184,13 @@ static void test_pop_refusals(void **state)
 	struct err e;
 
 	(void)state;
-	assert_int_equal(revoke_pop_verify("garbage", 7, der, sizeof(der),
+	assert_int_equal(pop_verify("garbage", 7, der, sizeof(der),
 	    "https://ca/v1/revoke", 60, time(NULL), jti, &exp, &e), -1);
 	assert_int_equal(e.kind, ERR_AUTH);
-	assert_int_equal(revoke_pop_verify(NULL, 0, der, sizeof(der),
+	assert_int_equal(pop_verify(NULL, 0, der, sizeof(der),
 	    "https://ca/v1/revoke", 60, time(NULL), jti, &exp, &e), -1);
 	assert_int_equal(e.kind, ERR_AUTH);
-	assert_int_equal(revoke_is_pop("garbage", 7), 0);
+	assert_int_equal(pop_present("garbage", 7), 0);
 
 	/* A well-formed JWS without x5c (a provisioner token) is no proof
 	 * of possession. */
@@ -200,8 +200,8 @@ static void test_pop_refusals(void **state)
 	assert_int_equal(token_new_key("ci", &priv, &pub, &e), 0);
 	assert_int_equal(token_mint(priv, "ci", NULL, &sans, NULL, 0,
 	    "https://ca/v1/revoke", 60, time(NULL), &tok, &e), 0);
-	assert_int_equal(revoke_is_pop(tok, strlen(tok)), 0);
-	assert_int_equal(revoke_pop_verify(tok, strlen(tok), der, sizeof(der),
+	assert_int_equal(pop_present(tok, strlen(tok)), 0);
+	assert_int_equal(pop_verify(tok, strlen(tok), der, sizeof(der),
 	    "https://ca/v1/revoke", 60, time(NULL), jti, &exp, &e), -1);
 	assert_int_equal(e.kind, ERR_AUTH);
 	assert_non_null(strstr(e.msg, "x5c"));

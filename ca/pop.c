@@ -1,0 +1,293 @@
+/* pop: proof-of-possession JWS, signed by a certificate's own key. */
+#include "ca/pop.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjose/cjose.h>
+#include <jansson.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/x509.h>
+
+/* cjose's header type is jansson's json_t (cjose/header.h). */
+static json_t *jws_header(cjose_jws_t *jws)
+{
+	return (json_t *)cjose_jws_get_protected(jws);
+}
+
+int pop_present(const char *jws, size_t len)
+{
+	cjose_err ce;
+	cjose_jws_t *j;
+	int pop;
+
+	if (jws == NULL || len == 0 || len > POP_MAX_LEN)
+		return 0;
+	if ((j = cjose_jws_import(jws, len, &ce)) == NULL)
+		return 0;
+	pop = json_object_get(jws_header(j), "x5c") != NULL;
+	cjose_jws_release(j);
+	return pop;
+}
+
+/* The certificate's public key as a cjose JWK, from the key's own
+ * parameters (no JOSE encoding by hand), if alg (from the JWS header)
+ * fits the key: the header must not pick an algorithm the key was not
+ * made for.  NULL (e set) otherwise. */
+static cjose_jwk_t *cert_jwk(EVP_PKEY *pkey, const char *alg, struct err *e)
+{
+	cjose_err ce;
+	cjose_jwk_t *jwk = NULL;
+	BIGNUM *a = NULL, *b = NULL;
+	unsigned char *ab = NULL, *bb = NULL;
+	size_t alen, blen;
+	int id = EVP_PKEY_get_base_id(pkey);
+
+	if (id == EVP_PKEY_EC) {
+		char group[64];
+		cjose_jwk_ec_keyspec spec;
+		const char *want;
+		int bits = EVP_PKEY_get_bits(pkey);
+
+		memset(&spec, 0, sizeof(spec));
+		if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
+		    group, sizeof(group), NULL) != 1) {
+			err_ossl(e, ERR_AUTH, "certificate key: no curve");
+			goto out;
+		}
+		if (strcmp(group, "prime256v1") == 0) {
+			spec.crv = CJOSE_JWK_EC_P_256;
+			want = "ES256";
+		} else if (strcmp(group, "secp384r1") == 0) {
+			spec.crv = CJOSE_JWK_EC_P_384;
+			want = "ES384";
+		} else if (strcmp(group, "secp521r1") == 0) {
+			spec.crv = CJOSE_JWK_EC_P_521;
+			want = "ES512";
+		} else {
+			err_set(e, ERR_AUTH, "certificate key curve %s is not usable "
+			    "for a proof of possession", group);
+			goto out;
+		}
+		if (strcmp(alg, want) != 0) {
+			err_set(e, ERR_AUTH, "proof of possession alg %.16s does not fit "
+			    "the certificate's key: want %s", alg, want);
+			goto out;
+		}
+		alen = blen = (size_t)(bits + 7) / 8;
+		if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &a) != 1 ||
+		    EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &b) != 1 ||
+		    (ab = malloc(alen)) == NULL || (bb = malloc(blen)) == NULL ||
+		    BN_bn2binpad(a, ab, (int)alen) < 0 ||
+		    BN_bn2binpad(b, bb, (int)blen) < 0) {
+			err_ossl(e, ERR_INTERNAL, "certificate key coordinates");
+			goto out;
+		}
+		spec.x = ab;
+		spec.xlen = alen;
+		spec.y = bb;
+		spec.ylen = blen;
+		jwk = cjose_jwk_create_EC_spec(&spec, &ce);
+	} else if (id == EVP_PKEY_RSA) {
+		cjose_jwk_rsa_keyspec spec;
+
+		memset(&spec, 0, sizeof(spec));
+		if (strcmp(alg, "RS256") && strcmp(alg, "RS384") &&
+		    strcmp(alg, "RS512") && strcmp(alg, "PS256") &&
+		    strcmp(alg, "PS384") && strcmp(alg, "PS512")) {
+			err_set(e, ERR_AUTH, "proof of possession alg %.16s does not fit "
+			    "an RSA key: want RS256/384/512 or PS256/384/512", alg);
+			goto out;
+		}
+		if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &a) != 1 ||
+		    EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &b) != 1) {
+			err_ossl(e, ERR_INTERNAL, "certificate RSA key");
+			goto out;
+		}
+		alen = (size_t)BN_num_bytes(a);
+		blen = (size_t)BN_num_bytes(b);
+		if ((ab = malloc(alen ? alen : 1)) == NULL ||
+		    (bb = malloc(blen ? blen : 1)) == NULL) {
+			err_set(e, ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+		BN_bn2bin(a, ab);
+		BN_bn2bin(b, bb);
+		spec.n = ab;
+		spec.nlen = alen;
+		spec.e = bb;
+		spec.elen = blen;
+		jwk = cjose_jwk_create_RSA_spec(&spec, &ce);
+	} else {
+		err_set(e, ERR_AUTH, "the certificate's key type cannot sign a JWS "
+		    "that signet can check (cjose has no EdDSA): revoke with a "
+		    "provisioner token or `signet revoke`");
+		goto out;
+	}
+	if (jwk == NULL)
+		err_set(e, ERR_INTERNAL, "certificate key as JWK: %s",
+		    ce.message ? ce.message : "failed");
+out:
+	BN_free(a);
+	BN_free(b);
+	free(ab);
+	free(bb);
+	return jwk;
+}
+
+static int aud_matches(json_t *aud, const char *audience)
+{
+	size_t i;
+	json_t *v;
+
+	if (json_is_string(aud))
+		return strcmp(json_string_value(aud), audience) == 0;
+	if (json_is_array(aud))
+		json_array_foreach(aud, i, v)
+			if (json_is_string(v) && strcmp(json_string_value(v),
+			    audience) == 0)
+				return 1;
+	return 0;
+}
+
+/* x5c (RFC 7515 4.1.6): standard base64 DER, the signer's first. */
+static int x5c_first(json_t *hdr, uint8_t **der, size_t *der_len,
+    struct err *e)
+{
+	json_t *x5c = json_object_get(hdr, "x5c");
+	const char *b64;
+	cjose_err ce;
+
+	if (!json_is_array(x5c) || json_array_size(x5c) < 1 ||
+	    (b64 = json_string_value(json_array_get(x5c, 0))) == NULL ||
+	    strlen(b64) > POP_MAX_LEN ||
+	    !cjose_base64_decode(b64, strlen(b64), der, der_len, &ce))
+		return err_set(e, ERR_AUTH, "proof of possession header x5c must "
+		    "hold the certificate (base64 DER)");
+	return 0;
+}
+
+int pop_x5c_der(const char *jws, size_t len, unsigned char **der,
+    size_t *der_len, struct err *e)
+{
+	cjose_err ce;
+	cjose_jws_t *j;
+	uint8_t *d = NULL;
+	int rc;
+
+	if (jws == NULL || len == 0 || len > POP_MAX_LEN)
+		return err_set(e, ERR_AUTH, "proof of possession missing or longer "
+		    "than %d bytes", POP_MAX_LEN);
+	if ((j = cjose_jws_import(jws, len, &ce)) == NULL)
+		return err_set(e, ERR_AUTH, "proof of possession is not a compact "
+		    "JWS: %s", ce.message ? ce.message : "parse error");
+	rc = x5c_first(jws_header(j), &d, der_len, e);
+	cjose_jws_release(j);
+	*der = d;
+	return rc;
+}
+
+int pop_verify(const char *jws, size_t len,
+    const unsigned char *cert_der, size_t cert_len, const char *audience,
+    long skew, time_t now, char jti[129], long long *exp, struct err *e)
+{
+	cjose_err ce;
+	cjose_jws_t *j = NULL;
+	cjose_jwk_t *jwk = NULL;
+	json_t *hdr, *claims = NULL, *v;
+	const char *alg;
+	uint8_t *der = NULL, *payload = NULL;
+	size_t der_len = 0, plen = 0;
+	const unsigned char *p;
+	X509 *x = NULL;
+	json_error_t je;
+	long long iat;
+	int rc = -1;
+
+	if (jws == NULL || len == 0 || len > POP_MAX_LEN)
+		return err_set(e, ERR_AUTH, "proof of possession missing or longer "
+		    "than %d bytes", POP_MAX_LEN);
+	if ((j = cjose_jws_import(jws, len, &ce)) == NULL)
+		return err_set(e, ERR_AUTH, "proof of possession is not a compact "
+		    "JWS: %s", ce.message ? ce.message : "parse error");
+	hdr = jws_header(j);
+	alg = json_string_value(json_object_get(hdr, "alg"));
+	if (alg == NULL) {
+		err_set(e, ERR_AUTH, "proof of possession header has no alg");
+		goto out;
+	}
+	if (x5c_first(hdr, &der, &der_len, e) != 0)
+		goto out;
+	if (der_len != cert_len || memcmp(der, cert_der, cert_len) != 0) {
+		err_set(e, ERR_AUTH, "proof of possession x5c is not the "
+		    "certificate stored under this serial");
+		goto out;
+	}
+	p = cert_der;
+	if ((x = d2i_X509(NULL, &p, (long)cert_len)) == NULL ||
+	    p != cert_der + cert_len) {
+		err_ossl(e, ERR_INTERNAL, "stored certificate does not parse");
+		goto out;
+	}
+	if ((jwk = cert_jwk(X509_get0_pubkey(x), alg, e)) == NULL)
+		goto out;
+	if (!cjose_jws_verify(j, jwk, &ce)) {
+		err_set(e, ERR_AUTH, "proof of possession signature does not verify "
+		    "with the certificate's key");
+		goto out;
+	}
+	/* (json_is_object evaluates its argument twice: load first.) */
+	if (cjose_jws_get_plaintext(j, &payload, &plen, &ce))
+		claims = json_loadb((const char *)payload, plen,
+		    JSON_REJECT_DUPLICATES, &je);
+	if (!json_is_object(claims)) {
+		err_set(e, ERR_AUTH, "proof of possession payload is not a JSON "
+		    "object");
+		goto out;
+	}
+	if (!aud_matches(json_object_get(claims, "aud"), audience)) {
+		err_set(e, ERR_AUTH, "proof of possession audience is not %s",
+		    audience);
+		goto out;
+	}
+	if (!json_is_integer(json_object_get(claims, "iat")) ||
+	    !json_is_integer(json_object_get(claims, "exp"))) {
+		err_set(e, ERR_AUTH, "proof of possession needs integer iat and exp");
+		goto out;
+	}
+	iat = json_integer_value(json_object_get(claims, "iat"));
+	*exp = json_integer_value(json_object_get(claims, "exp"));
+	if (*exp <= iat || *exp - iat > POP_MAX_TTL) {
+		err_set(e, ERR_AUTH, "proof of possession lifetime (exp - iat) must "
+		    "be 1..%ds", POP_MAX_TTL);
+		goto out;
+	}
+	if (*exp + skew < (long long)now) {
+		err_set(e, ERR_AUTH, "proof of possession expired %llds ago",
+		    (long long)now - *exp);
+		goto out;
+	}
+	if (iat - skew > (long long)now) {
+		err_set(e, ERR_AUTH, "proof of possession iat is in the future");
+		goto out;
+	}
+	v = json_object_get(claims, "jti");
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) > 128) {
+		err_set(e, ERR_AUTH, "proof of possession needs a jti of 1..128 "
+		    "characters");
+		goto out;
+	}
+	memcpy(jti, json_string_value(v), json_string_length(v) + 1);
+	rc = 0;
+out:
+	json_decref(claims);
+	X509_free(x);
+	free(der);
+	cjose_jwk_release(jwk);
+	cjose_jws_release(j);
+	return rc;
+}
+
