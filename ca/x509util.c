@@ -324,13 +324,23 @@ int x509_set_validity(X509 *x, time_t not_before, time_t not_after,
 	return 0;
 }
 
-time_t x509_not_after(const X509 *x)
+static time_t asn1_time(const ASN1_TIME *t)
 {
 	struct tm tm;
 
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
+	if (ASN1_TIME_to_tm(t, &tm) != 1)
 		return 0;
 	return timegm(&tm);
+}
+
+time_t x509_not_after(const X509 *x)
+{
+	return asn1_time(X509_get0_notAfter(x));
+}
+
+time_t x509_not_before(const X509 *x)
+{
+	return asn1_time(X509_get0_notBefore(x));
 }
 
 const EVP_MD *x509_sign_md(EVP_PKEY *pkey)

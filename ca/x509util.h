@@ -63,6 +63,7 @@ int x509_set_validity(X509 *x, time_t not_before, time_t not_after,
     struct err *e);
 /* notAfter as a Unix time. */
 time_t x509_not_after(const X509 *x);
+time_t x509_not_before(const X509 *x);
 
 /* The digest to sign with for a CA key: SHA-384 for P-384, else SHA-256. */
 const EVP_MD *x509_sign_md(EVP_PKEY *pkey);

@@ -22,6 +22,7 @@
 #include "ca/audit_sealer.h"
 #include "ca/crl_publisher.h"
 #include "ca/issue.h"
+#include "ca/listener_cert.h"
 #include "ca/renew_api.h"
 #include "ca/revoke_api.h"
 #include "ca/x509util.h"
@@ -53,6 +54,7 @@ struct daemon {
 	struct crl_publisher *crl;
 	struct revoke_api *revoke;
 	struct renew_api *renew;
+	struct listener_cert *listener;
 	struct ocsp_service *ocsp;
 	char *roots_pem, *chain_pem;
 	size_t roots_len, chain_len;
@@ -412,7 +414,9 @@ static int start(struct daemon *d, struct http_server **https,
 	o.tls_client_ca_pem = trust;
 	o.routes = https_routes;
 	o.name = "https";
-	if (http_server_start(&o, https, e) != 0)
+	if (http_server_start(&o, https, e) != 0 ||
+	    listener_cert_start(d->ca, d->db, d->cfg, *https, &d->listener,
+	    e) != 0)
 		goto out;
 	o.listen = d->cfg->http_listen;
 	o.tls_cert_pem = o.tls_key_pem = o.tls_client_ca_pem = NULL;
@@ -524,6 +528,7 @@ int main(int argc, char **argv)
 	log_info("msg=\"shutting down\" signal=%d", sig);
 	rc = 0;
 out:
+	listener_cert_stop(d.listener);
 	http_server_stop(https);
 	http_server_stop(http);
 	pthread_mutex_lock(&d.stop_lock);
