@@ -9,7 +9,11 @@
 #include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
+
+#include "common/util.h"
 
 /* cjose's header type is jansson's json_t (cjose/header.h). */
 static json_t *jws_header(cjose_jws_t *jws)
@@ -291,3 +295,202 @@ out:
 	return rc;
 }
 
+
+/* One BIGNUM parameter of pkey as big-endian bytes, left-padded to pad
+ * bytes when pad > 0 (EC coordinates and scalars have a fixed width in
+ * JOSE, RFC 7518 6.2.1).  *len receives the length; free with
+ * OPENSSL_clear_free (some are private). */
+static unsigned char *bn_param(EVP_PKEY *pkey, const char *name, size_t pad,
+    size_t *len)
+{
+	BIGNUM *bn = NULL;
+	unsigned char *buf = NULL;
+	size_t n;
+
+	if (EVP_PKEY_get_bn_param(pkey, name, &bn) != 1)
+		return NULL;
+	n = pad > 0 ? pad : (size_t)BN_num_bytes(bn);
+	if (n == 0)
+		n = 1;
+	if ((buf = OPENSSL_malloc(n)) != NULL &&
+	    BN_bn2binpad(bn, buf, (int)n) < 0) {
+		OPENSSL_clear_free(buf, n);
+		buf = NULL;
+	}
+	BN_clear_free(bn);
+	*len = n;
+	return buf;
+}
+
+/* The private JWK of key and the JWS alg it signs with. */
+static cjose_jwk_t *private_jwk(EVP_PKEY *key, const char **alg,
+    struct err *e)
+{
+	enum { X, Y, D, N_EC };
+	enum { RN, RE, RD, RP, RQ, RDP, RDQ, RQI, N_RSA };
+	static const char *const rsa_names[N_RSA] = {
+		OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E,
+		OSSL_PKEY_PARAM_RSA_D, OSSL_PKEY_PARAM_RSA_FACTOR1,
+		OSSL_PKEY_PARAM_RSA_FACTOR2, OSSL_PKEY_PARAM_RSA_EXPONENT1,
+		OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
+	};
+	unsigned char *v[N_RSA] = { NULL };
+	size_t len[N_RSA] = { 0 };
+	cjose_jwk_t *jwk = NULL;
+	cjose_err ce;
+	int id = EVP_PKEY_get_base_id(key), i;
+
+	memset(&ce, 0, sizeof(ce));
+	if (id == EVP_PKEY_EC) {
+		cjose_jwk_ec_keyspec spec;
+		char group[64];
+		size_t w = (size_t)(EVP_PKEY_get_bits(key) + 7) / 8;
+
+		memset(&spec, 0, sizeof(spec));
+		if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
+		    group, sizeof(group), NULL) != 1) {
+			err_ossl(e, ERR_CONFIG, "key: no curve");
+			goto out;
+		}
+		if (strcmp(group, "prime256v1") == 0) {
+			spec.crv = CJOSE_JWK_EC_P_256;
+			*alg = CJOSE_HDR_ALG_ES256;
+		} else if (strcmp(group, "secp384r1") == 0) {
+			spec.crv = CJOSE_JWK_EC_P_384;
+			*alg = CJOSE_HDR_ALG_ES384;
+		} else if (strcmp(group, "secp521r1") == 0) {
+			spec.crv = CJOSE_JWK_EC_P_521;
+			*alg = CJOSE_HDR_ALG_ES512;
+		} else {
+			err_set(e, ERR_CONFIG, "key curve %s cannot sign a proof of "
+			    "possession (P-256, P-384, P-521 can)", group);
+			goto out;
+		}
+		if ((v[X] = bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, w, &len[X])) == NULL ||
+		    (v[Y] = bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, w, &len[Y])) == NULL ||
+		    (v[D] = bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, w, &len[D])) == NULL) {
+			err_ossl(e, ERR_CONFIG, "key: not a private EC key");
+			goto out;
+		}
+		spec.x = v[X];
+		spec.xlen = len[X];
+		spec.y = v[Y];
+		spec.ylen = len[Y];
+		spec.d = v[D];
+		spec.dlen = len[D];
+		jwk = cjose_jwk_create_EC_spec(&spec, &ce);
+	} else if (id == EVP_PKEY_RSA) {
+		cjose_jwk_rsa_keyspec spec;
+
+		for (i = 0; i < N_RSA; i++)
+			if ((v[i] = bn_param(key, rsa_names[i], 0, &len[i])) == NULL) {
+				err_ossl(e, ERR_CONFIG, "key: not a private RSA key "
+				    "with its CRT parameters");
+				goto out;
+			}
+		memset(&spec, 0, sizeof(spec));
+		spec.n = v[RN];
+		spec.nlen = len[RN];
+		spec.e = v[RE];
+		spec.elen = len[RE];
+		spec.d = v[RD];
+		spec.dlen = len[RD];
+		spec.p = v[RP];
+		spec.plen = len[RP];
+		spec.q = v[RQ];
+		spec.qlen = len[RQ];
+		spec.dp = v[RDP];
+		spec.dplen = len[RDP];
+		spec.dq = v[RDQ];
+		spec.dqlen = len[RDQ];
+		spec.qi = v[RQI];
+		spec.qilen = len[RQI];
+		*alg = CJOSE_HDR_ALG_PS256;
+		jwk = cjose_jwk_create_RSA_spec(&spec, &ce);
+	} else {
+		err_set(e, ERR_CONFIG, "a %s key cannot sign a proof of possession "
+		    "signet can check (cjose has no EdDSA): use its certificate as "
+		    "the TLS client certificate instead",
+		    id == EVP_PKEY_ED25519 ? "Ed25519" : "non-EC, non-RSA");
+		goto out;
+	}
+	if (jwk == NULL)
+		err_set(e, ERR_INTERNAL, "key as JWK: %s",
+		    ce.message ? ce.message : "failed");
+out:
+	for (i = 0; i < N_RSA; i++)
+		OPENSSL_clear_free(v[i], len[i]);
+	return jwk;
+}
+
+int pop_sign(EVP_PKEY *key, const unsigned char *cert_der, size_t cert_len,
+    const char *audience, long ttl, time_t now, char **out, struct err *e)
+{
+	cjose_err ce;
+	cjose_jwk_t *jwk = NULL;
+	cjose_header_t *hdr = NULL;
+	cjose_jws_t *jws = NULL;
+	json_t *claims = NULL, *x5c = NULL;
+	char *payload = NULL, *b64 = NULL, *x5c_json = NULL, jti[33];
+	const char *alg = NULL, *ser;
+	unsigned char rnd[16];
+	size_t b64_len;
+	int rc = -1;
+
+	memset(&ce, 0, sizeof(ce));
+	if (ttl < 1 || ttl > POP_MAX_TTL)
+		return err_set(e, ERR_INVALID, "proof of possession lifetime must "
+		    "be 1..%ds", POP_MAX_TTL);
+	if ((jwk = private_jwk(key, &alg, e)) == NULL)
+		goto out;
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		err_ossl(e, ERR_INTERNAL, "random jti");
+		goto out;
+	}
+	util_hex(rnd, sizeof(rnd), jti);
+	/* x5c is standard base64 (RFC 7515 4.1.6), not base64url. */
+	if (!cjose_base64_encode(cert_der, cert_len, &b64, &b64_len, &ce) ||
+	    (x5c = json_pack("[s#]", b64, (int)b64_len)) == NULL ||
+	    (x5c_json = json_dumps(x5c, JSON_COMPACT)) == NULL) {
+		err_set(e, ERR_INTERNAL, "proof of possession x5c: %s",
+		    ce.message ? ce.message : "out of memory");
+		goto out;
+	}
+	claims = json_pack("{s:s, s:I, s:I, s:s}", "aud", audience,
+	    "iat", (json_int_t)now, "exp", (json_int_t)(now + ttl), "jti", jti);
+	if (claims == NULL ||
+	    (payload = json_dumps(claims, JSON_COMPACT)) == NULL) {
+		err_set(e, ERR_INVALID, "proof of possession claims (audience "
+		    "not UTF-8?)");
+		goto out;
+	}
+	if ((hdr = cjose_header_new(&ce)) == NULL ||
+	    !cjose_header_set(hdr, CJOSE_HDR_ALG, alg, &ce) ||
+	    !cjose_header_set_raw(hdr, "x5c", x5c_json, &ce)) {
+		err_set(e, ERR_INTERNAL, "proof of possession header: %s",
+		    ce.message ? ce.message : "failed");
+		goto out;
+	}
+	jws = cjose_jws_sign(jwk, hdr, (const uint8_t *)payload, strlen(payload),
+	    &ce);
+	if (jws == NULL || !cjose_jws_export(jws, &ser, &ce)) {
+		err_set(e, ERR_INTERNAL, "signing the proof of possession: %s",
+		    ce.message ? ce.message : "failed");
+		goto out;
+	}
+	if ((*out = strdup(ser)) == NULL) {
+		err_set(e, ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(payload);
+	free(x5c_json);
+	cjose_get_dealloc()(b64);
+	json_decref(x5c);
+	json_decref(claims);
+	cjose_jws_release(jws);
+	cjose_header_release(hdr);
+	cjose_jwk_release(jwk);
+	return rc;
+}

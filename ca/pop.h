@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "common/err.h"
 
 #define POP_MAX_TTL 300
@@ -34,5 +36,13 @@ int pop_x5c_der(const char *jws, size_t len, unsigned char **der,
 int pop_verify(const char *jws, size_t len, const unsigned char *cert_der,
     size_t cert_len, const char *audience, long skew, time_t now,
     char jti[129], long long *exp, struct err *e);
+
+/* The client side: a proof of possession for the certificate cert_der,
+ * signed by its key (ES256/ES384/ES512 for P-256/P-384/P-521, PS256 for
+ * RSA), aud audience, iat now, exp now + ttl (1..POP_MAX_TTL), a random
+ * jti.  *out (compact JWS) is malloc'ed.  ERR_CONFIG for a key that no
+ * JWS signet checks can carry (Ed25519: cjose has no EdDSA). */
+int pop_sign(EVP_PKEY *key, const unsigned char *cert_der, size_t cert_len,
+    const char *audience, long ttl, time_t now, char **out, struct err *e);
 
 #endif

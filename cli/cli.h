@@ -44,13 +44,16 @@ int cmd_db(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_provisioner(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_token(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_enroll(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_renew(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_issue(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_list(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_show(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_audit(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_revoke(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_crl(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_root(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_monitor(struct cli_ctx *ctx, int argc, char **argv);
 
 /* Generate, sign (with key, on its token) and store the next CRL of the
  * issuer (its id, name and certificate DER) on c, and write it to

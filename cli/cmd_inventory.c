@@ -1,8 +1,9 @@
-/* signet list, signet show: what the CA has issued. */
+/* signet list, signet show, signet expiring: what the CA has issued. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/pem.h>
@@ -28,6 +29,40 @@ static void sans_text(json_t *o, char *out, size_t len)
 		    json_string_value(v));
 }
 
+/* Time left as its two largest units ("6d23h", "3h05m", "42s"). */
+static void left_text(long long secs, char *out, size_t len)
+{
+	if (secs >= 86400)
+		snprintf(out, len, "%lldd%02lldh", secs / 86400, secs % 86400 / 3600);
+	else if (secs >= 3600)
+		snprintf(out, len, "%lldh%02lldm", secs / 3600, secs % 3600 / 60);
+	else if (secs >= 60)
+		snprintf(out, len, "%lldm%02llds", secs / 60, secs % 60);
+	else
+		snprintf(out, len, "%llds", secs > 0 ? secs : 0);
+}
+
+/* The LEFT column of signet list: time to notAfter of a good
+ * certificate, "expired" past it, "-" for a revoked one. */
+static void list_left(json_t *o, time_t now, char *out, size_t len)
+{
+	const char *na = json_string_value(json_object_get(o, "not_after"));
+	const char *st = json_string_value(json_object_get(o, "status"));
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	if (na == NULL || st == NULL || strcmp(st, "revoked") == 0 ||
+	    (end = strptime(na, "%Y-%m-%dT%H:%M:%SZ", &tm)) == NULL || *end) {
+		snprintf(out, len, "-");
+		return;
+	}
+	if (strcmp(st, "expired") == 0 || timegm(&tm) <= now)
+		snprintf(out, len, "expired");
+	else
+		left_text((long long)(timegm(&tm) - now), out, len);
+}
+
 int cmd_list(struct cli_ctx *ctx, int argc, char **argv)
 {
 	enum { O_EXP = 256, O_STATUS, O_PROV, O_JSON, O_LIMIT };
@@ -42,11 +77,12 @@ int cmd_list(struct cli_ctx *ctx, int argc, char **argv)
 	long long within = -1, limit = 10000;
 	const char *status = NULL, *prov = NULL;
 	struct err e = { 0 };
-	char *text = NULL, sans[1024];
+	char *text = NULL, sans[1024], left[24];
 	json_t *arr, *v;
 	PGconn *c;
 	size_t i;
 	int ch, json = 0;
+	time_t now = time(NULL);
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
@@ -86,13 +122,15 @@ int cmd_list(struct cli_ctx *ctx, int argc, char **argv)
 		printf("%s\n", out ? out : "[]");
 		free(out);
 	} else {
-		printf("%-34s %-8s %-20s %-7s %-16s %s\n", "SERIAL", "STATUS",
-		    "NOT AFTER", "PROFILE", "PROVISIONER", "NAMES");
+		printf("%-34s %-8s %-20s %-8s %-7s %-16s %s\n", "SERIAL",
+		    "STATUS", "NOT AFTER", "LEFT", "PROFILE", "PROVISIONER",
+		    "NAMES");
 		json_array_foreach(arr, i, v) {
 			sans_text(v, sans, sizeof(sans));
-			printf("%-34s %-8s %-20s %-7s %-16s %s\n", str(v, "serial"),
-			    str(v, "status"), str(v, "not_after"), str(v, "profile"),
-			    str(v, "provisioner"), sans);
+			list_left(v, now, left, sizeof(left));
+			printf("%-34s %-8s %-20s %-8s %-7s %-16s %s\n",
+			    str(v, "serial"), str(v, "status"), str(v, "not_after"),
+			    left, str(v, "profile"), str(v, "provisioner"), sans);
 		}
 	}
 	/* --expiring looks for a condition: exit 1 when something is. */
@@ -189,4 +227,95 @@ int cmd_show(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	json_decref(o);
 	return 0;
+}
+
+/* signet expiring --within D: what expires soon and has not been
+ * renewed.  Exit 1 when something expiring has no successor (the
+ * condition monitoring scripts look for), 0 when nothing does. */
+int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
+{
+	enum { O_WITHIN = 256, O_PROV, O_ALL, O_JSON, O_LIMIT, O_HELP };
+	static const struct option opts[] = {
+		{ "within", required_argument, NULL, O_WITHIN },
+		{ "provisioner", required_argument, NULL, O_PROV },
+		{ "all", no_argument, NULL, O_ALL },
+		{ "limit", required_argument, NULL, O_LIMIT },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char usage[] = "usage: signet expiring --within D "
+	    "[--provisioner NAME] [--all] [--limit N] [--json]";
+	long long within = -1, limit = 10000;
+	const char *prov = NULL;
+	struct err e = { 0 };
+	char *text = NULL, sans[1024], left[24];
+	json_t *arr, *v;
+	PGconn *c;
+	size_t i;
+	long bare = 0;
+	int ch, json = 0, all = 0;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case O_WITHIN:
+			if (util_parse_duration(optarg, 3650LL * 86400, &within, &e) != 0)
+				return cli_usage("expiring", "--within: %s (e.g. 7d, 12h; "
+				    "at most 3650d)", e.msg);
+			if (within < 1)
+				return cli_usage("expiring", "--within must be at least 1s");
+			break;
+		case O_LIMIT:
+			if (util_parse_duration(optarg, 1000000, &limit, &e) != 0 ||
+			    limit < 1)
+				return cli_usage("expiring", "--limit must be 1..1000000");
+			break;
+		case O_PROV: prov = optarg; break;
+		case O_ALL: all = 1; break;
+		case O_JSON: json = 1; break;
+		case O_HELP:
+			printf("%s\n  good, unexpired certificates whose notAfter is "
+			    "within D, soonest first;\n  --all also those with a "
+			    "successor (renewed).\n  exit 1 if one without a "
+			    "successor expires within D, 0 if none\n", usage);
+			return 0;
+		default:
+			return cli_usage("expiring", "%s", usage);
+		}
+	}
+	if (optind != argc)
+		return cli_usage("expiring", "unexpected argument \"%s\"", argv[optind]);
+	if (within < 0)
+		return cli_usage("expiring", "--within is required (%s)", usage);
+	if (cli_db(ctx, &c, &e) != 0 ||
+	    db_expiring_json(c, within, prov, all, (long)limit, &text, &bare,
+	    &e) != 0)
+		return cli_report(&e);
+	arr = json_loads(text, 0, NULL);
+	free(text);
+	if (arr == NULL) {
+		err_set(&e, ERR_INTERNAL, "unreadable answer from the database");
+		return cli_report(&e);
+	}
+	if (json) {
+		char *out = json_dumps(arr, JSON_INDENT(2));
+		printf("%s\n", out ? out : "[]");
+		free(out);
+	} else {
+		printf("%-34s %-20s %-8s %-16s %-34s %-24s %s\n", "SERIAL",
+		    "NOT AFTER", "LEFT", "PROVISIONER", "SUCCESSOR", "SUBJECT",
+		    "NAMES");
+		json_array_foreach(arr, i, v) {
+			sans_text(v, sans, sizeof(sans));
+			left_text((long long)json_integer_value(json_object_get(v,
+			    "seconds_left")), left, sizeof(left));
+			printf("%-34s %-20s %-8s %-16s %-34s %-24s %s\n",
+			    str(v, "serial"), str(v, "not_after"), left,
+			    str(v, "provisioner"), str(v, "successor"),
+			    str(v, "subject"), sans);
+		}
+	}
+	json_decref(arr);
+	return bare > 0 ? 1 : 0;
 }

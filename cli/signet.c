@@ -15,13 +15,16 @@ static const struct {
 	{ "provisioner", cmd_provisioner, "add | list | remove who may enroll" },
 	{ "token", cmd_token, "mint a one-time enrollment token" },
 	{ "enroll", cmd_enroll, "get a certificate from a CA with a token" },
+	{ "renew", cmd_renew, "keep a certificate renewed (once, or --daemon)" },
 	{ "issue", cmd_issue, "issue a certificate from a CSR (administrator)" },
 	{ "list", cmd_list, "list certificates" },
 	{ "show", cmd_show, "show one certificate" },
+	{ "expiring", cmd_expiring, "expiring certificates without a successor (exit 1 if any)" },
 	{ "audit", cmd_audit, "audit verify: check the audit log chain" },
 	{ "revoke", cmd_revoke, "revoke a certificate (RFC 5280 reason)" },
 	{ "crl", cmd_crl, "sign the issuing CAs' CRLs now" },
 	{ "root", cmd_root, "root crl: sign the root's CRL (needs the root token)" },
+	{ "monitor", cmd_monitor, "check the certificates TLS endpoints serve (exit 1 if any is bad)" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

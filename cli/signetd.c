@@ -21,6 +21,7 @@
 #include "ca/api.h"
 #include "ca/audit_sealer.h"
 #include "ca/crl_publisher.h"
+#include "ca/expiry_notifier.h"
 #include "ca/issue.h"
 #include "ca/listener_cert.h"
 #include "ca/renew_api.h"
@@ -52,6 +53,7 @@ struct daemon {
 	struct hsm_key *audit_key;
 	struct audit_sealer *sealer;
 	struct crl_publisher *crl;
+	struct expiry_notifier *notifier;
 	struct revoke_api *revoke;
 	struct renew_api *renew;
 	struct listener_cert *listener;
@@ -219,9 +221,16 @@ static void describe_metrics(void)
 	metrics_describe("signet_crl_age_seconds", "gauge",
 	    "Seconds since thisUpdate of the newest CRL in the database, by issuer.");
 	metrics_describe("signet_certificates_expiring", "gauge",
-	    "Good certificates expiring within 1, 7 and 30 days.");
+	    "Good certificates without a successor (not renewed) expiring "
+	    "within 1, 7 and 30 days.");
 	metrics_describe("signet_certificates_renewed_total", "counter",
 	    "Renewals (POST /v1/renew), by provisioner and outcome.");
+	metrics_describe("signet_expiry_notifications_total", "counter",
+	    "Expiry webhook POSTs by this process, by threshold and outcome "
+	    "(sent, failed).");
+	metrics_describe("signet_expiry_scans_total", "counter",
+	    "Passes of the expiry notifier over the certificates (every "
+	    "notify_interval while notify_webhook_url is set).");
 	metrics_describe("signet_ocsp_responses_total", "counter",
 	    "OCSP responses by status: good, revoked, unknown, multiple (several "
 	    "CertIDs), or the unsuccessful response status.");
@@ -427,6 +436,9 @@ static int start(struct daemon *d, struct http_server **https,
 	if (audit_sealer_start(d->db, d->audit_key, d->cfg->audit_seal_interval,
 	    d->cfg->audit_checkpoint_interval, &d->sealer, e) != 0)
 		goto out;
+	/* Expiry webhook (only when notify_webhook_url is set). */
+	if (expiry_notifier_start(d->db, d->cfg, &d->notifier, e) != 0)
+		goto out;
 	if (pthread_create(&d->jobs, NULL, jobs_main, d) != 0) {
 		err_set(e, ERR_INTERNAL, "cannot start background jobs");
 		goto out;
@@ -539,6 +551,7 @@ out:
 		pthread_join(d.jobs, NULL);
 	audit_sealer_stop(d.sealer);
 	crl_publisher_stop(d.crl);
+	expiry_notifier_stop(d.notifier);
 	ocsp_service_stop(d.ocsp);
 	revoke_api_free(d.revoke);
 	renew_api_free(d.renew);

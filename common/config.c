@@ -93,6 +93,16 @@ static const struct setting settings[] = {
 	  "yes: answer a request with a nonce with a freshly signed response echoing it; no: the pre-signed one" },
 	{ "ocsp_max_certids", T_INT, S(ocsp_max_certids), "8", 0, 1, 16,
 	  "most CertIDs in one OCSP request (more is malformedRequest)" },
+	{ "notify_webhook_url", T_STRING, S(notify_webhook_url), NULL, 0, 0, 0,
+	  "http:// or https:// URL signetd POSTs certificate.expiring events to (docs/monitoring.md); unset: no notifications" },
+	{ "notify_webhook_ca", T_PATH, S(notify_webhook_ca), NULL, 0, 0, 0,
+	  "PEM CA certificates that verify an https webhook (unset: the system's)" },
+	{ "notify_thresholds", T_STRING, S(notify_thresholds), "7d,1d", 0, 0, 0,
+	  "comma-separated durations (1m..366d, at most 8): a certificate without a successor is notified once per threshold when it enters that window" },
+	{ "notify_interval", T_DURATION, S(notify_interval), "1m", 0, 1, DAY,
+	  "how often signetd looks for certificates to notify, and retries notifications that failed" },
+	{ "notify_timeout", T_DURATION, S(notify_timeout), "10s", 0, 1, 60,
+	  "time limit of one webhook POST, connecting included" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -194,6 +204,60 @@ static int check_url(const char *name, const char *v, const char *scheme,
 	return 0;
 }
 
+/* notify_thresholds: "7d, 1d" -> c->notify_threshold[], descending. */
+static int parse_thresholds(struct config *c, struct err *e)
+{
+	char *copy = strdup(c->notify_thresholds), *tok, *save = NULL;
+	long long v;
+	int n = 0, rc = -1;
+
+	if (copy == NULL)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		int i;
+
+		tok = trim(tok);
+		if (util_parse_duration(tok, 366 * DAY, &v, e) != 0) {
+			err_prefix(e, "notify_thresholds: ");
+			e->kind = ERR_CONFIG;
+			goto out;
+		}
+		if (v < 60) {
+			err_set(e, ERR_CONFIG, "notify_thresholds: %s is shorter "
+			    "than 1m", tok);
+			goto out;
+		}
+		if (n == CONFIG_MAX_THRESHOLDS) {
+			err_set(e, ERR_CONFIG, "notify_thresholds: more than %d",
+			    CONFIG_MAX_THRESHOLDS);
+			goto out;
+		}
+		/* Insert in descending order; "24h" and "1d" are one. */
+		for (i = 0; i < n && c->notify_threshold[i] > v; i++)
+			;
+		if (i < n && c->notify_threshold[i] == v) {
+			err_set(e, ERR_CONFIG, "notify_thresholds: %s is listed "
+			    "twice", tok);
+			goto out;
+		}
+		memmove(&c->notify_threshold[i + 1], &c->notify_threshold[i],
+		    (size_t)(n - i) * sizeof(c->notify_threshold[0]));
+		c->notify_threshold[i] = v;
+		n++;
+	}
+	if (n == 0) {
+		err_set(e, ERR_CONFIG, "notify_thresholds: no duration in \"%s\"",
+		    c->notify_thresholds);
+		goto out;
+	}
+	c->notify_nthresholds = n;
+	rc = 0;
+out:
+	free(copy);
+	return rc;
+}
+
 static int validate(struct config *c, struct err *e)
 {
 	char host[256];
@@ -230,6 +294,21 @@ static int validate(struct config *c, struct err *e)
 	if (c->default_lifetime > c->max_lifetime)
 		return err_set(e, ERR_CONFIG,
 		    "default_lifetime: longer than max_lifetime");
+	if (c->notify_webhook_url != NULL) {
+		const char *u = c->notify_webhook_url;
+		size_t skip = strncmp(u, "https://", 8) == 0 ? 8 :
+		    strncmp(u, "http://", 7) == 0 ? 7 : 0;
+
+		if (skip == 0 || u[skip] == '\0' || u[skip] == '/')
+			return err_set(e, ERR_CONFIG, "notify_webhook_url: \"%s\" "
+			    "must be http://HOST[:PORT]/PATH or https://...", u);
+		for (; *u; u++)
+			if ((unsigned char)*u <= ' ' || *u == 0x7f)
+				return err_set(e, ERR_CONFIG, "notify_webhook_url: "
+				    "spaces and control characters are not allowed");
+	}
+	if (parse_thresholds(c, e) != 0)
+		return -1;
 	/* Relying parties fetch a new CRL before nextUpdate only if one
 	 * exists by then: refresh well inside the validity. */
 	if (c->crl_refresh * 2 > c->crl_validity)

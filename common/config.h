@@ -11,6 +11,9 @@
 
 #include "common/err.h"
 
+/* Most expiry notification thresholds (notify_thresholds). */
+#define CONFIG_MAX_THRESHOLDS 8
+
 struct config {
 	char *path;              /* the file this came from */
 	char *db;                /* libpq conninfo */
@@ -46,6 +49,13 @@ struct config {
 	long long ocsp_poll;     /* fallback poll for revocations made elsewhere */
 	char *ocsp_nonce;        /* "yes" or "no" */
 	long long ocsp_max_certids;
+	char *notify_webhook_url;  /* NULL: no expiry notifications */
+	char *notify_webhook_ca;   /* NULL: the system's CAs */
+	char *notify_thresholds;   /* as written; parsed into: */
+	long long notify_threshold[CONFIG_MAX_THRESHOLDS]; /* seconds, descending */
+	int notify_nthresholds;
+	long long notify_interval;
+	long long notify_timeout;
 };
 
 /* Load and validate path.  On failure e names the line, the setting and the

@@ -1,5 +1,6 @@
 #include "common/metrics.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -173,15 +174,44 @@ static void bprintf(struct buf *b, const char *fmt, ...)
 	}
 }
 
+/* A sample value as the text format spells it (NaN, +Inf, -Inf). */
+static void fmt_value(double v, char *out, size_t len)
+{
+	if (isnan(v))
+		snprintf(out, len, "NaN");
+	else if (isinf(v))
+		snprintf(out, len, "%s", v > 0 ? "+Inf" : "-Inf");
+	else
+		snprintf(out, len, "%.17g", v);
+}
+
+/* HELP text escapes backslash and newline (the text format's rule). */
+static void render_help(struct buf *b, const char *name, const char *help,
+    const char *type)
+{
+	bprintf(b, "# HELP %s ", name);
+	for (; *help; help++) {
+		if (*help == '\\')
+			bprintf(b, "\\\\");
+		else if (*help == '\n')
+			bprintf(b, "\\n");
+		else
+			bprintf(b, "%c", *help);
+	}
+	bprintf(b, "\n# TYPE %s %s\n", name, type);
+}
+
 static void render_series(struct buf *b, const struct series *s)
 {
 	const char *sep = s->labels[0] ? "," : "";
+	char v[32];
 
 	if (s->kind != K_HISTOGRAM) {
+		fmt_value(s->value, v, sizeof(v));
 		if (s->labels[0])
-			bprintf(b, "%s{%s} %.17g\n", s->name, s->labels, s->value);
+			bprintf(b, "%s{%s} %s\n", s->name, s->labels, v);
 		else
-			bprintf(b, "%s %.17g\n", s->name, s->value);
+			bprintf(b, "%s %s\n", s->name, v);
 		return;
 	}
 	for (size_t i = 0; i < NBUCKETS; i++)
@@ -189,8 +219,9 @@ static void render_series(struct buf *b, const struct series *s)
 		    sep, buckets[i], s->bucket[i]);
 	bprintf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", s->name, s->labels, sep,
 	    s->count);
-	bprintf(b, "%s_sum%s%s%s %.17g\n", s->name, s->labels[0] ? "{" : "",
-	    s->labels, s->labels[0] ? "}" : "", s->value);
+	fmt_value(s->value, v, sizeof(v));
+	bprintf(b, "%s_sum%s%s%s %s\n", s->name, s->labels[0] ? "{" : "",
+	    s->labels, s->labels[0] ? "}" : "", v);
 	bprintf(b, "%s_count%s%s%s %llu\n", s->name, s->labels[0] ? "{" : "",
 	    s->labels, s->labels[0] ? "}" : "", s->count);
 }
@@ -211,22 +242,36 @@ char *metrics_render(size_t *len)
 	pthread_mutex_lock(&lock);
 	/* Described metrics first, grouped under their HELP/TYPE. */
 	for (size_t d = 0; d < ndescs; d++) {
-		bprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", descs[d].name,
-		    descs[d].help, descs[d].name, descs[d].type);
+		render_help(&b, descs[d].name, descs[d].help, descs[d].type);
 		for (size_t i = 0; i < nseries; i++)
 			if (strcmp(series[i].name, descs[d].name) == 0)
 				render_series(&b, &series[i]);
 	}
+	/* A series nobody described still gets HELP and TYPE (from how it
+	 * was recorded), once per name with all its series under it: the
+	 * text format wants each family in one group. */
 	for (size_t i = 0; i < nseries; i++) {
-		size_t d;
+		size_t d, j;
 		for (d = 0; d < ndescs; d++)
 			if (strcmp(series[i].name, descs[d].name) == 0)
 				break;
-		if (d == ndescs)
-			render_series(&b, &series[i]);
+		if (d < ndescs)
+			continue;
+		for (j = 0; j < i; j++)
+			if (strcmp(series[j].name, series[i].name) == 0)
+				break;
+		if (j < i)
+			continue;
+		render_help(&b, series[i].name, "(not described)",
+		    series[i].kind == K_COUNTER ? "counter" :
+		    series[i].kind == K_GAUGE ? "gauge" : "histogram");
+		for (j = i; j < nseries; j++)
+			if (strcmp(series[j].name, series[i].name) == 0)
+				render_series(&b, &series[j]);
 	}
-	bprintf(&b, "# TYPE signet_metrics_dropped_total counter\n"
-	    "signet_metrics_dropped_total %llu\n", dropped);
+	render_help(&b, "signet_metrics_dropped_total",
+	    "Series not recorded because the table was full.", "counter");
+	bprintf(&b, "signet_metrics_dropped_total %llu\n", dropped);
 	pthread_mutex_unlock(&lock);
 	if (b.p != NULL && len != NULL)
 		*len = b.len;

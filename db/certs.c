@@ -352,8 +352,11 @@ int db_cert_expiring_counts(PGconn *c, long counts[3], struct err *e)
 	    "SELECT count(*) FILTER (WHERE not_after <= now() + interval '1 day'),"
 	    " count(*) FILTER (WHERE not_after <= now() + interval '7 days'),"
 	    " count(*) FILTER (WHERE not_after <= now() + interval '30 days')"
-	    " FROM certificates WHERE status = 'good' AND not_after > now()"
-	    " AND not_after <= now() + interval '30 days'",
+	    " FROM certificates c WHERE status = 'good' AND not_after > now()"
+	    " AND not_after <= now() + interval '30 days'"
+	    /* One renewed already is no cause for alarm (db/expiry.c). */
+	    " AND NOT EXISTS (SELECT 1 FROM certificates s"
+	    "  WHERE s.predecessor = c.serial AND s.status = 'good')",
 	    0, NULL, &r, e) != 0)
 		return -1;
 	for (int i = 0; i < 3; i++)

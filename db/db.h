@@ -180,8 +180,39 @@ int db_group_store(struct db_group *g, const struct db_store *in,
  * how many. */
 int db_cert_reconcile(PGconn *c, long age_seconds, long *n, struct err *e);
 
-/* Good, unexpired certificates expiring within 1, 7 and 30 days. */
+/* Good, unexpired certificates without a successor (db/expiry.c) expiring
+ * within 1, 7 and 30 days. */
 int db_cert_expiring_counts(PGconn *c, long counts[3], struct err *e);
+
+/* ---- expiry (db/expiry.c) ---- */
+
+/* Good, unexpired certificates whose notAfter is within `within` seconds,
+ * as a JSON array text (malloc'ed) ordered by notAfter: serial, subject,
+ * sans, profile, provisioner, not_after (RFC 3339), seconds_left and
+ * successor (the newest good certificate naming it as predecessor, or
+ * null).  provisioner NULL: any.  with_successor 0 leaves out those that
+ * have one.  At most limit rows; *without_successor (if not NULL) counts
+ * every match without a successor, beyond the limit too. */
+int db_expiring_json(PGconn *c, long long within, const char *provisioner,
+    int with_successor, long limit, char **out, long *without_successor,
+    struct err *e);
+
+/* Notifications due for the n thresholds (labels[i] is how threshold i of
+ * seconds[i] seconds is recorded in expiry_notifications): good, unexpired
+ * certificates without a successor inside the threshold's window that
+ * were issued before the window began and are not yet notified for it.
+ * A JSON array text (malloc'ed) of at most limit objects: threshold,
+ * serial, subject, sans, provisioner, not_after, not_after_epoch. */
+int db_expiry_due_json(PGconn *c, const char *const *labels,
+    const long long *seconds, int n, long limit, char **out, struct err *e);
+
+/* Claim the notification of serial for threshold, inside a transaction
+ * the caller opened: *claimed 1 if this caller inserted the row, and
+ * must COMMIT once the notification went out, or ROLLBACK to give it
+ * back; 0 if it was sent already or another process is sending it now
+ * (then ROLLBACK). */
+int db_expiry_claim(PGconn *c, const char *serial, const char *threshold,
+    int *claimed, struct err *e);
 
 /* Certificates as a JSON array text (malloc'ed), filtered: expiring_within
  * (seconds, < 0 for no filter), status (NULL any; "good", "revoked",

@@ -11,6 +11,8 @@ SIGNET_DEPS=(
 	libcmocka-dev clang libclang-rt-14-dev
 	curl nginx-light wrk golang-cfssl libnss3-tools python3-cryptography
 	openssl procps
+	python3-yaml systemd # the renewal examples: YAML parse, systemd-analyze verify
+	prometheus # promtool: the tests check /metrics with `promtool check metrics`
 )
 
 # Print the packages of SIGNET_DEPS that are not installed, one a line.
@@ -48,8 +50,9 @@ signet_install_deps() {
 		fi
 	fi
 	echo "installing missing packages: ${missing[*]}"
-	# Installing postgresql or nginx may start the system's own instance
-	# (port 5432 / 80); nothing here depends on or touches those.
+	# Installing postgresql, nginx or prometheus may start the system's
+	# own instance (port 5432 / 80 / 9090); nothing here depends on or
+	# touches those.
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
 		apt-get -o DPkg::Lock::Timeout=300 -q update </dev/null
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \

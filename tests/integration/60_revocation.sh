@@ -11,21 +11,6 @@
 
 pop=$SIGNET_SRC/tests/integration/pop_jws.py
 
-# serial_of PEM: the serial as signet writes it (lowercase, no leading 0).
-serial_of() {
-	openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/^0*//'
-}
-
-# enroll NAME PROV SAN [enroll flags...]: NAME.pem, NAME.key.
-enroll() {
-	local name=$1 prov=$2 san=$3 tok
-	shift 3
-	tok=$(ca_token "$prov" "$san")
-	check "enrolled $name ($san via $prov)" "$SIGNET" enroll --ca-url "$CA_URL" \
-		--root "$CA_DIR/roots.pem" --token "$tok" --cert-out "$name.pem" \
-		--key-out "$name.key" "$@"
-}
-
 # post_revoke SERIAL REASON TOKEN: prints the status; body in ./revoke.json.
 post_revoke() {
 	python3 -c 'import json,sys; print(json.dumps({"serial": sys.argv[1], "reason": sys.argv[2], "token": sys.argv[3]}))' \
@@ -73,9 +58,9 @@ ca_provisioner ci --allow-dns '*.svc.corp' --profiles server,client,both --may-r
 ca_provisioner other --allow-dns '*.other.corp' --may-revoke
 ca_provisioner norev --allow-dns '*.norev.corp'
 
-enroll a ci a.svc.corp
-enroll b ci b.svc.corp
-enroll good ci good.svc.corp
+ca_enroll a ci a.svc.corp
+ca_enroll b ci b.svc.corp
+ca_enroll good ci good.svc.corp
 sa=$(serial_of a.pem)
 sb=$(serial_of b.pem)
 
@@ -139,7 +124,7 @@ tok=$("$SIGNET" token --provisioner ci --key ci.jwk --san good.svc.corp)
 expect_eq "a token for /v1/sign cannot revoke (401, audience)" \
 	"$(post_revoke "$(serial_of good.pem)" superseded "$tok")" 401
 
-enroll n norev n.norev.corp
+ca_enroll n norev n.norev.corp
 tok=$("$SIGNET" token --provisioner norev --key norev.jwk --san n.norev.corp --revoke)
 expect_eq "a provisioner without may_revoke is refused (403)" \
 	"$(post_revoke "$(serial_of n.pem)" superseded "$tok")" 403
@@ -153,9 +138,9 @@ expect_eq "a bad reason is 400" "$(post_revoke "$(serial_of good.pem)" certifica
 expect_eq "a bad serial is 400" "$(post_revoke "xyz" superseded "$tok")" 400
 
 # ---- proof of possession
-enroll p ci p.svc.corp
-enroll q ci q.svc.corp
-enroll r ci r.svc.corp --key-type rsa-2048
+ca_enroll p ci p.svc.corp
+ca_enroll q ci q.svc.corp
+ca_enroll r ci r.svc.corp --key-type rsa-2048
 sp=$(serial_of p.pem)
 aud=$CA_URL/v1/revoke
 expect_eq "PoP with exp - iat of 10 minutes is refused (401)" \
@@ -251,7 +236,7 @@ sed -e "s|^https_listen = .*|https_listen = 127.0.0.1:$https2|" \
 echo "crl_publish_dir = crl2" >>"$CA_DIR/signet2.conf"
 start_bg signetd2 "$SIGNETD" -c "$CA_DIR/signet2.conf"
 check "a second signetd answers /readyz" wait_http "http://127.0.0.1:$http2/readyz" 30
-enroll two ci two.svc.corp
+ca_enroll two ci two.svc.corp
 s2=$(serial_of two.pem)
 jws=$(python3 "$pop" two.pem two.key "https://127.0.0.1:$https2/v1/revoke")
 python3 -c 'import json,sys; print(json.dumps({"serial": sys.argv[1], "token": sys.argv[2]}))' "$s2" "$jws" >two.json
@@ -293,10 +278,10 @@ if ! command -v nginx >/dev/null; then
 	skip "nginx ssl_crl" "nginx is not installed"
 else
 	TOKEN_FLAGS=(--profile server)
-	enroll srv ci srv.svc.corp --chain-out srv-chain.pem
+	ca_enroll srv ci srv.svc.corp --chain-out srv-chain.pem
 	TOKEN_FLAGS=(--profile client)
-	enroll cgood ci cgood.svc.corp
-	enroll cbad ci cbad.svc.corp
+	ca_enroll cgood ci cgood.svc.corp
+	ca_enroll cbad ci cbad.svc.corp
 	TOKEN_FLAGS=()
 	check "revoke the bad client" "$SIGNET" revoke "$(serial_of cbad.pem)" --reason privilegeWithdrawn
 	check "signet crl" "$SIGNET" crl
@@ -323,7 +308,7 @@ else
 	stop_bg nginx
 fi
 # ---- the database goes away and comes back: the publisher LISTENs again
-enroll late ci late.svc.corp
+ca_enroll late ci late.svc.corp
 pg_kill
 sleep 1
 pg_start_again

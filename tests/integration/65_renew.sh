@@ -18,21 +18,6 @@ ca_provisioner svc --allow-dns '*.svc.test' --profiles server,client --default-l
 ca_provisioner gone --allow-dns '*.gone.test'
 ca_provisioner narrow --allow-dns '*.wide.test'
 
-serial_of() {
-	openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/^0*//'
-}
-
-# enroll NAME PROV SAN [enroll flags...]: NAME.pem, NAME.key (token
-# flags from TOKEN_FLAGS).
-enroll() {
-	local name=$1 prov=$2 san=$3 tok
-	shift 3
-	tok=$(ca_token "$prov" "$san")
-	check "enrolled $name ($san via $prov)" "$SIGNET" enroll --ca-url "$CA_URL" \
-		--root "$CA_DIR/roots.pem" --token "$tok" --cert-out "$name.pem" \
-		--key-out "$name.key" "$@"
-}
-
 # renew_body [CSR_FILE] [TOKEN]: the JSON body in ./renew-body.json.
 renew_body() {
 	python3 -c '
@@ -78,7 +63,7 @@ renewed_metric() {
 }
 
 TOKEN_FLAGS=(--lifetime 1h)
-enroll a svc a.svc.test
+ca_enroll a svc a.svc.test
 TOKEN_FLAGS=()
 a_serial=$(serial_of a.pem)
 
@@ -151,7 +136,7 @@ expect_eq "a CSR adding a name is refused (403)" "403" "$(post_renew --cert a4.p
 expect_match "  saying renewal keeps the names" "$(cat renew.json)" "keeps the names"
 
 # --- revoked ---
-enroll r svc r.svc.test
+ca_enroll r svc r.svc.test
 check "signet revoke r" "$SIGNET" revoke "$(serial_of r.pem)" --reason superseded
 renew_body
 expect_eq "a revoked certificate cannot renew (401)" "401" "$(post_renew --cert r.pem --key r.key)"
@@ -190,8 +175,8 @@ expect_eq "an administrator-issued certificate cannot renew here (403)" "403" \
 	"$(post_renew --cert adm.pem --key adm.key)"
 
 # --- the provisioner removed or narrowed since ---
-enroll g gone x.gone.test
-enroll n narrow x.wide.test
+ca_enroll g gone x.gone.test
+ca_enroll n narrow x.wide.test
 check "provisioner gone removed" "$SIGNET" provisioner remove gone
 renew_body
 expect_eq "a removed provisioner's certificate cannot renew (403)" "403" \
@@ -204,7 +189,7 @@ expect_eq "a narrowed provisioner's certificate cannot renew (403)" "403" \
 expect_match "  naming the name" "$(cat renew.json)" "x.wide.test"
 
 # --- Ed25519 renews over mTLS (cjose cannot check its JWS) ---
-enroll ed svc ed.svc.test --key-type ed25519
+ca_enroll ed svc ed.svc.test --key-type ed25519
 renew_body
 expect_eq "an Ed25519 certificate renews over mTLS" "201" "$(post_renew --cert ed.pem --key ed.key)"
 save_cert ed2
@@ -212,7 +197,7 @@ expect_match "  keeping its Ed25519 key" "$(openssl x509 -in ed2.pem -noout -tex
 
 # --- expired (last: it waits for a 60-second certificate to lapse) ---
 TOKEN_FLAGS=(--lifetime 60s)
-enroll x svc x.svc.test
+ca_enroll x svc x.svc.test
 TOKEN_FLAGS=()
 for _ in $(seq 1 90); do
 	openssl x509 -in x.pem -noout -checkend 0 >/dev/null || break

@@ -8,10 +8,6 @@
 # shellcheck source=SCRIPTDIR/ca_lib.sh
 . "$(dirname "$0")/ca_lib.sh"
 
-serial_of() {
-	openssl x509 -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/^0*//'
-}
-
 # served_serial: the serial of the certificate a new connection gets.
 served_serial() {
 	openssl s_client -connect "127.0.0.1:$HTTPS_PORT" -servername localhost \

@@ -11,10 +11,6 @@
 # shellcheck source=SCRIPTDIR/ca_lib.sh
 . "$(dirname "$0")/ca_lib.sh"
 
-serial_of() {
-	openssl x509 -in "$1" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/^0*//'
-}
-
 enroll() {
 	local name=$1 san=$2 tok
 	shift 2

@@ -59,6 +59,24 @@ post_sign() {
 		"$CA_URL/v1/sign"
 }
 
+# serial_of [PEM]: a certificate's serial as signet writes it (lowercase
+# hex without leading zeros); from stdin without a file.
+serial_of() {
+	openssl x509 ${1:+-in "$1"} -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/^0*//'
+}
+
+# ca_enroll NAME PROV SAN [enroll flags...]: NAME.pem, NAME.key through
+# `signet enroll` with a token of PROV for SAN (token flags from
+# TOKEN_FLAGS).
+ca_enroll() {
+	local name=$1 prov=$2 san=$3 tok
+	shift 3
+	tok=$(ca_token "$prov" "$san")
+	check "enrolled $name ($san via $prov)" "$SIGNET" enroll --ca-url "$CA_URL" \
+		--root "$CA_DIR/roots.pem" --token "$tok" --cert-out "$name.pem" \
+		--key-out "$name.key" "$@"
+}
+
 # new_csr NAME SUBJ SANS [KEYALG_OPTS...]: NAME.key, NAME.csr with openssl.
 new_csr() {
 	local name=$1 subj=$2 sans=$3

@@ -125,6 +125,55 @@ static void test_crl_settings(void **state)
 	assert_non_null(strstr(e.msg, "crl_validity"));
 }
 
+static void test_notify_settings(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "notify_thresholds = 1d, 24h\n", "listed twice" },
+		{ "notify_thresholds = 30s\n", "shorter than 1m" },
+		{ "notify_thresholds = 7d,9x\n", "notify_thresholds" },
+		{ "notify_thresholds = 400d\n", "notify_thresholds" },
+		{ "notify_thresholds = ,,\n", "no duration" },
+		{ "notify_thresholds = 1h,2h,3h,4h,5h,6h,7h,8h,9h\n", "more than 8" },
+		{ "notify_webhook_url = ftp://x/y\n", "notify_webhook_url" },
+		{ "notify_webhook_url = http://\n", "notify_webhook_url" },
+		{ "notify_webhook_url = https://a b/\n", "notify_webhook_url" },
+		{ "notify_interval = 0\n", "notify_interval" },
+		{ "notify_timeout = 61s\n", "notify_timeout" },
+	};
+	struct config *c = NULL;
+	struct err e;
+
+	(void)state;
+	/* Off unless a URL is set; thresholds 7d and 1d. */
+	assert_int_equal(load("", &c, &e), 0);
+	assert_null(c->notify_webhook_url);
+	assert_int_equal(c->notify_nthresholds, 2);
+	assert_int_equal(c->notify_threshold[0], 7 * 86400);
+	assert_int_equal(c->notify_threshold[1], 86400);
+	assert_int_equal(c->notify_interval, 60);
+	assert_int_equal(c->notify_timeout, 10);
+	config_free(c);
+	c = NULL;
+	/* Any order and spacing; kept longest first. */
+	assert_int_equal(load("notify_webhook_url = https://hooks.corp:8443/x?y=1\n"
+	    "notify_thresholds = 30m, 2h ,1d\nnotify_webhook_ca = hooks.pem\n",
+	    &c, &e), 0);
+	assert_string_equal(c->notify_webhook_url, "https://hooks.corp:8443/x?y=1");
+	assert_string_equal(c->notify_webhook_ca, "/tmp/hooks.pem");
+	assert_int_equal(c->notify_nthresholds, 3);
+	assert_int_equal(c->notify_threshold[0], 86400);
+	assert_int_equal(c->notify_threshold[1], 7200);
+	assert_int_equal(c->notify_threshold[2], 1800);
+	config_free(c);
+	c = NULL;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(load(bad[i][0], &c, &e), -1);
+		assert_int_equal(e.kind, ERR_CONFIG);
+		if (strstr(e.msg, bad[i][1]) == NULL)
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, e.msg, bad[i][1]);
+	}
+}
+
 static void test_hostport(void **state)
 {
 	char host[64];
@@ -154,6 +203,7 @@ int main(void)
 		cmocka_unit_test(test_errors_name_the_setting),
 		cmocka_unit_test(test_missing_required),
 		cmocka_unit_test(test_crl_settings),
+		cmocka_unit_test(test_notify_settings),
 		cmocka_unit_test(test_hostport),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
