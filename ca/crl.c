@@ -1,13 +1,17 @@
 #include "ca/crl.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 
-#include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/x509v3.h>
 
 #include "common/util.h"
@@ -86,8 +90,28 @@ static int set_time(X509_CRL *crl, time_t t,
 	return ok;
 }
 
+/* Run fn with the signing key, on the HSM or in software. */
+static int with_key(const struct crl_key *k, hsm_sign_fn fn, void *arg,
+    struct err *e)
+{
+	if (k->hsm != NULL)
+		return hsm_sign(k->hsm, fn, arg, e);
+	return fn(k->pkey, arg) == 1 ? 0 : err_ossl(e, ERR_INTERNAL,
+	    "signing CRL");
+}
+
+/* OpenSSL has no setter for the signature AlgorithmIdentifier inside
+ * tbsCertList; X509_CRL_sign fills in both.  Done while the list is
+ * still empty it costs one small signature; crl_finish then signs the
+ * encoded list itself. */
+static int set_algorithms(EVP_PKEY *pkey, void *arg)
+{
+	return X509_CRL_sign(arg, pkey, x509_sign_md(pkey)) > 0;
+}
+
 int crl_new(X509 *issuer, long long number, time_t this_update,
-    time_t next_update, X509_CRL **out, struct err *e)
+    time_t next_update, const struct crl_key *key, X509_CRL **out,
+    struct err *e)
 {
 	X509_CRL *crl = X509_CRL_new();
 	ASN1_INTEGER *num = NULL;
@@ -121,6 +145,8 @@ int crl_new(X509 *issuer, long long number, time_t this_update,
 		err_ossl(e, ERR_INTERNAL, "CRL authorityKeyIdentifier");
 		goto out;
 	}
+	if (with_key(key, set_algorithms, crl, e) != 0)
+		goto out;
 	*out = crl;
 	crl = NULL;
 	rc = 0;
@@ -131,25 +157,63 @@ out:
 	return rc;
 }
 
-int crl_add(X509_CRL *crl, const char *serial_hex, time_t revoked_at,
-    int reason, struct err *e)
+struct crl_builder {
+	X509_CRL *crl;
+	/* Reused from entry to entry: X509_REVOKED copies what it is given. */
+	ASN1_INTEGER *serial;
+	ASN1_TIME *when;
+};
+
+int crl_builder_new(X509_CRL *crl, struct crl_builder **out, struct err *e)
 {
-	X509_REVOKED *rev = X509_REVOKED_new();
-	ASN1_INTEGER *serial = NULL;
-	ASN1_TIME *t = NULL;
+	struct crl_builder *b = calloc(1, sizeof(*b));
+
+	if (b == NULL || (b->serial = ASN1_INTEGER_new()) == NULL ||
+	    (b->when = ASN1_TIME_new()) == NULL) {
+		crl_builder_free(b);
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	}
+	b->crl = crl;
+	*out = b;
+	return 0;
+}
+
+void crl_builder_free(struct crl_builder *b)
+{
+	if (b == NULL)
+		return;
+	ASN1_INTEGER_free(b->serial);
+	ASN1_TIME_free(b->when);
+	free(b);
+}
+
+int crl_builder_add(struct crl_builder *b, const char *serial_hex,
+    time_t revoked_at, int reason, struct err *e)
+{
+	X509_REVOKED *rev = NULL;
 	ASN1_ENUMERATED *rc_enum = NULL;
-	BIGNUM *bn = NULL;
+	unsigned char bytes[SERIAL_HEX_MAX / 2 + 1];
+	char even[SERIAL_HEX_MAX + 1];
+	size_t n, len = 0;
 	int rc = -1;
 
-	if (rev == NULL) {
-		err_set(e, ERR_INTERNAL, "out of memory");
+	/* The serial's bytes from its hex, without leading zero bytes: DER
+	 * wants the INTEGER minimal. */
+	while (serial_hex[0] == '0' && serial_hex[1] != '\0')
+		serial_hex++;
+	if (!util_is_hex(serial_hex, 40) ||
+	    (n = strlen(serial_hex)) + 1 >= sizeof(even)) {
+		err_set(e, ERR_INTERNAL, "CRL entry: serial \"%.40s\" is not hex",
+		    serial_hex);
 		goto out;
 	}
-	if (!util_is_hex(serial_hex, 40) || BN_hex2bn(&bn, serial_hex) == 0 ||
-	    (serial = BN_to_ASN1_INTEGER(bn, NULL)) == NULL ||
-	    X509_REVOKED_set_serialNumber(rev, serial) != 1 ||
-	    (t = ASN1_TIME_set(NULL, revoked_at)) == NULL ||
-	    X509_REVOKED_set_revocationDate(rev, t) != 1) {
+	snprintf(even, sizeof(even), "%s%s", n % 2 ? "0" : "", serial_hex);
+	if (OPENSSL_hexstr2buf_ex(bytes, sizeof(bytes), &len, even, '\0') != 1 ||
+	    ASN1_STRING_set(b->serial, bytes, (int)len) != 1 ||
+	    ASN1_TIME_set(b->when, revoked_at) == NULL ||
+	    (rev = X509_REVOKED_new()) == NULL ||
+	    X509_REVOKED_set_serialNumber(rev, b->serial) != 1 ||
+	    X509_REVOKED_set_revocationDate(rev, b->when) != 1) {
 		err_ossl(e, ERR_INTERNAL, "CRL entry %.40s", serial_hex);
 		goto out;
 	}
@@ -162,7 +226,7 @@ int crl_add(X509_CRL *crl, const char *serial_hex, time_t revoked_at,
 		err_ossl(e, ERR_INTERNAL, "CRL entry %.40s reasonCode", serial_hex);
 		goto out;
 	}
-	if (X509_CRL_add0_revoked(crl, rev) != 1) {
+	if (X509_CRL_add0_revoked(b->crl, rev) != 1) {
 		err_ossl(e, ERR_INTERNAL, "CRL entry %.40s", serial_hex);
 		goto out;
 	}
@@ -170,41 +234,229 @@ int crl_add(X509_CRL *crl, const char *serial_hex, time_t revoked_at,
 	rc = 0;
 out:
 	ASN1_ENUMERATED_free(rc_enum);
-	ASN1_TIME_free(t);
-	ASN1_INTEGER_free(serial);
-	BN_free(bn);
 	X509_REVOKED_free(rev);
 	return rc;
 }
 
-int crl_sign_pkey(X509_CRL *crl, EVP_PKEY *pkey, struct err *e)
+struct tbs_sig {
+	const unsigned char *tbs;
+	size_t tbs_len;
+	unsigned char *sig;        /* OPENSSL_malloc'ed */
+	size_t sig_len;
+};
+
+static int sign_tbs(EVP_PKEY *pkey, void *arg)
 {
-	/* Entries in serial order, as `openssl ca` writes them: a reader
-	 * may search, and two CRLs of the same state encode alike. */
-	if (X509_CRL_sort(crl) != 1 ||
-	    X509_CRL_sign(crl, pkey, x509_sign_md(pkey)) <= 0)
-		return err_ossl(e, ERR_UNAVAILABLE, "signing CRL");
+	struct tbs_sig *t = arg;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = 0;
+
+	OPENSSL_free(t->sig);   /* a retry after a lost session */
+	t->sig = NULL;
+	if (ctx != NULL &&
+	    EVP_DigestSignInit(ctx, NULL, x509_sign_md(pkey), NULL, pkey) == 1 &&
+	    EVP_DigestSign(ctx, NULL, &t->sig_len, t->tbs, t->tbs_len) == 1 &&
+	    (t->sig = OPENSSL_malloc(t->sig_len)) != NULL &&
+	    EVP_DigestSign(ctx, t->sig, &t->sig_len, t->tbs, t->tbs_len) == 1)
+		ok = 1;
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
+/* The signed CRL (RFC 5280 5.1: SEQUENCE of tbsCertList,
+ * signatureAlgorithm, signatureValue), encoded by OpenSSL from the parts
+ * already encoded: a SEQUENCE of three values.  Takes *tbs over. */
+static int assemble(unsigned char **tbs, size_t tbs_len, const X509_ALGOR *alg,
+    const unsigned char *sig, size_t sig_len, unsigned char **der,
+    size_t *len, struct err *e)
+{
+	ASN1_SEQUENCE_ANY *seq = sk_ASN1_TYPE_new_null();
+	ASN1_TYPE *t[3] = { ASN1_TYPE_new(), ASN1_TYPE_new(), ASN1_TYPE_new() };
+	ASN1_STRING *tbs_s = ASN1_STRING_type_new(V_ASN1_SEQUENCE);
+	ASN1_STRING *alg_s = ASN1_STRING_type_new(V_ASN1_SEQUENCE);
+	ASN1_BIT_STRING *sig_s = ASN1_BIT_STRING_new();
+	unsigned char *alg_der = NULL;
+	int alg_len, n, rc = -1;
+
+	*der = NULL;
+	if (seq == NULL || t[0] == NULL || t[1] == NULL || t[2] == NULL ||
+	    tbs_s == NULL || alg_s == NULL || sig_s == NULL ||
+	    (alg_len = i2d_X509_ALGOR(alg, &alg_der)) <= 0 ||
+	    ASN1_STRING_set(alg_s, alg_der, alg_len) != 1 ||
+	    ASN1_BIT_STRING_set(sig_s, (unsigned char *)sig, (int)sig_len) != 1) {
+		err_ossl(e, ERR_INTERNAL, "encoding CRL");
+		goto out;
+	}
+	/* A SEQUENCE-typed value is written out as it is: the encoded
+	 * tbsCertList, taken over (set0) rather than copied. */
+	ASN1_STRING_set0(tbs_s, *tbs, (int)tbs_len);
+	*tbs = NULL;
+	/* A signature has no unused bits; without this flag the encoder
+	 * would drop trailing zero bytes as if they were padding. */
+	sig_s->flags = (sig_s->flags & ~0x07L) | ASN1_STRING_FLAG_BITS_LEFT;
+	ASN1_TYPE_set(t[0], V_ASN1_SEQUENCE, tbs_s);
+	ASN1_TYPE_set(t[1], V_ASN1_SEQUENCE, alg_s);
+	ASN1_TYPE_set(t[2], V_ASN1_BIT_STRING, sig_s);
+	tbs_s = alg_s = sig_s = NULL;
+	for (int i = 0; i < 3; i++) {
+		if (sk_ASN1_TYPE_push(seq, t[i]) == 0) {
+			err_set(e, ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+		t[i] = NULL;
+	}
+	if ((n = i2d_ASN1_SEQUENCE_ANY(seq, der)) <= 0) {
+		err_ossl(e, ERR_INTERNAL, "encoding CRL");
+		goto out;
+	}
+	*len = (size_t)n;
+	rc = 0;
+out:
+	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+	for (int i = 0; i < 3; i++)
+		ASN1_TYPE_free(t[i]);
+	ASN1_STRING_free(tbs_s);
+	ASN1_STRING_free(alg_s);
+	ASN1_BIT_STRING_free(sig_s);
+	OPENSSL_free(alg_der);
+	return rc;
+}
+
+static int cmp_revoked(const void *a, const void *b)
+{
+	return ASN1_INTEGER_cmp(
+	    X509_REVOKED_get0_serialNumber(*(X509_REVOKED *const *)a),
+	    X509_REVOKED_get0_serialNumber(*(X509_REVOKED *const *)b));
+}
+
+struct half {
+	X509_REVOKED **v;
+	size_t n;
+};
+
+static void *sort_half(void *arg)
+{
+	struct half *h = arg;
+
+	qsort(h->v, h->n, sizeof(*h->v), cmp_revoked);
+	return NULL;
+}
+
+/* Entries in serial order, as `openssl ca` writes them: a reader may
+ * search, and two CRLs of the same state encode alike.  Two halves
+ * sorted at once on two threads and merged (what X509_CRL_sort does on
+ * one): a million entries take the longest part of a CRL's building. */
+static int sort_entries(X509_CRL *crl, struct err *e)
+{
+	STACK_OF(X509_REVOKED) *sk = X509_CRL_get_REVOKED(crl);
+	size_t n = sk != NULL ? (size_t)sk_X509_REVOKED_num(sk) : 0;
+	X509_REVOKED **v;
+	struct half lo, hi;
+	pthread_t t;
+	int threaded;
+	size_t i = 0, j, k = 0;
+
+	if (n < 2)
+		return 0;
+	if ((v = malloc(n * sizeof(*v))) == NULL)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	for (i = 0; i < n; i++)
+		v[i] = sk_X509_REVOKED_value(sk, (int)i);
+	lo.v = v;
+	lo.n = n / 2;
+	hi.v = v + n / 2;
+	hi.n = n - n / 2;
+	threaded = n >= 4096 && pthread_create(&t, NULL, sort_half, &hi) == 0;
+	sort_half(&lo);
+	if (threaded)
+		pthread_join(t, NULL);
+	else
+		sort_half(&hi);
+	/* Merged straight back into the CRL's own list. */
+	for (i = 0, j = 0; i < lo.n || j < hi.n; k++)
+		(void)sk_X509_REVOKED_set(sk, (int)k, j >= hi.n || (i < lo.n &&
+		    cmp_revoked(&lo.v[i], &hi.v[j]) <= 0) ? lo.v[i++] : hi.v[j++]);
+	free(v);
 	return 0;
 }
 
-static int sign_cb(EVP_PKEY *pkey, void *arg)
+static void *free_crl(void *arg)
 {
-	X509_CRL *crl = arg;
-
-	return X509_CRL_sign(crl, pkey, x509_sign_md(pkey)) > 0;
+	X509_CRL_free(arg);
+#ifdef __GLIBC__
+	/* Hand the pages back: a daemon keeps running after a large CRL. */
+	malloc_trim(0);
+#endif
+	return NULL;
 }
 
-int crl_sign(X509_CRL *crl, struct hsm_key *key, struct err *e)
+int crl_finish(X509_CRL **crl, const struct crl_key *key, unsigned char **der,
+    size_t *len, struct err *e)
 {
-	if (X509_CRL_sort(crl) != 1)
-		return err_ossl(e, ERR_INTERNAL, "sorting CRL entries");
-	return hsm_sign(key, sign_cb, crl, e);
+	struct tbs_sig ts;
+	const X509_ALGOR *alg = NULL;
+	X509_ALGOR *alg_copy = NULL;
+	unsigned char *tbs = NULL;
+	pthread_t freer;
+	int tbs_len, freeing = 0, rc = -1;
+
+	memset(&ts, 0, sizeof(ts));
+	*der = NULL;
+	if (sort_entries(*crl, e) != 0)
+		goto out;
+	/* The list is encoded once, here, and that encoding is both what
+	 * is signed and what goes out (X509_CRL_sign + i2d_X509_CRL would
+	 * encode it twice more). */
+	X509_CRL_get0_signature(*crl, NULL, &alg);
+	if ((alg_copy = X509_ALGOR_dup(alg)) == NULL ||
+	    (tbs_len = i2d_re_X509_CRL_tbs(*crl, &tbs)) <= 0) {
+		err_ossl(e, ERR_INTERNAL, "encoding CRL");
+		goto out;
+	}
+	/* The structure of a large CRL is several times its encoding, and
+	 * freeing a million entries (in sorted, not allocation, order) takes
+	 * a while: another thread lets it go while this one signs. */
+	freeing = pthread_create(&freer, NULL, free_crl, *crl) == 0;
+	if (!freeing)
+		free_crl(*crl);
+	*crl = NULL;
+	ts.tbs = tbs;
+	ts.tbs_len = (size_t)tbs_len;
+	if (with_key(key, sign_tbs, &ts, e) != 0)
+		goto out;
+	/* Gone (and its pages handed back) before the CRL's DER is made:
+	 * the peak stays the structure plus one encoding. */
+	if (freeing) {
+		pthread_join(freer, NULL);
+		freeing = 0;
+	}
+	rc = assemble(&tbs, (size_t)tbs_len, alg_copy, ts.sig, ts.sig_len, der,
+	    len, e);
+out:
+	if (freeing)
+		pthread_join(freer, NULL);
+	X509_ALGOR_free(alg_copy);
+	OPENSSL_free(ts.sig);
+	OPENSSL_free(tbs);
+	return rc;
 }
 
 static int add_entry(void *arg, const char *serial, long long revoked_at,
     int reason, struct err *e)
 {
-	return crl_add(arg, serial, (time_t)revoked_at, reason, e);
+	return crl_builder_add(arg, serial, (time_t)revoked_at, reason, e);
+}
+
+static double since(struct timespec *t)
+{
+	struct timespec now;
+	double d;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	d = (double)(now.tv_sec - t->tv_sec) +
+	    (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+	*t = now;
+	return d;
 }
 
 int crl_generate(PGconn *c, X509 *issuer, int issuer_id, struct hsm_key *key,
@@ -212,45 +464,47 @@ int crl_generate(PGconn *c, X509 *issuer, int issuer_id, struct hsm_key *key,
     struct err *e)
 {
 	X509_CRL *crl = NULL;
+	struct crl_builder *b = NULL;
 	unsigned char *der = NULL;
+	size_t len = 0;
+	struct crl_key k = { key, NULL };
 	time_t now = time(NULL);
 	long n = 0;
-	int len, rc = -1;
+	int rc = -1;
+	struct timespec t;
 
 	memset(out, 0, sizeof(*out));
+	clock_gettime(CLOCK_MONOTONIC, &t);
 	if (db_begin(c, e) != 0)
 		return -1;
 	out->this_update = now;
 	out->next_update = now + validity;
 	if (db_crl_next_number(c, issuer_id, &out->number, e) != 0 ||
 	    crl_new(issuer, out->number, out->this_update, out->next_update,
-	    &crl, e) != 0 ||
-	    db_crl_entries_each(c, issuer_id, now, scheduled, add_entry, crl,
+	    &k, &crl, e) != 0 ||
+	    crl_builder_new(crl, &b, e) != 0 ||
+	    db_crl_entries_each(c, issuer_id, now, scheduled, add_entry, b,
 	    &n, e) != 0)
 		goto fail;
 	out->entries = (int)n;
-	if (crl_sign(crl, key, e) != 0)
+	out->t_list = since(&t);
+	if (crl_finish(&crl, &k, &der, &len, e) != 0)
 		goto fail;
-	if ((len = i2d_X509_CRL(crl, &der)) <= 0) {
-		err_ossl(e, ERR_INTERNAL, "encoding CRL");
-		goto fail;
-	}
-	/* The CRL's structure is no longer needed: free it before the
-	 * store, which copies the DER into a query. */
-	X509_CRL_free(crl);
-	crl = NULL;
-	if (db_crl_store(c, issuer_id, out->number, der, (size_t)len,
+	out->t_sign = since(&t);
+	if (db_crl_store(c, issuer_id, out->number, der, len,
 	    out->this_update, out->next_update, scheduled, e) != 0 ||
 	    db_commit(c, e) != 0)
 		goto fail;
+	out->t_store = since(&t);
 	out->der = der;
-	out->der_len = (size_t)len;
+	out->der_len = len;
 	der = NULL;
 	rc = 0;
 	goto out;
 fail:
 	db_rollback(c);
 out:
+	crl_builder_free(b);
 	OPENSSL_free(der);
 	X509_CRL_free(crl);
 	return rc;

@@ -35,18 +35,32 @@ const char *crl_reason_name(int code);
 int crl_serial_normalize(const char *in, char out[SERIAL_HEX_MAX],
     struct err *e);
 
-/* A new, unsigned v2 CRL of issuer with the given number and times.  The
- * result must be passed to X509_CRL_free. */
+/* Who signs a CRL: a key on the HSM, or (tests) a software key. */
+struct crl_key {
+	struct hsm_key *hsm;
+	EVP_PKEY *pkey;            /* used when hsm is NULL */
+};
+
+/* A new v2 CRL of issuer with the given number and times, its signature
+ * algorithm set for key (this signs the empty list once).  The result
+ * must be passed to X509_CRL_free. */
 int crl_new(X509 *issuer, long long number, time_t this_update,
-    time_t next_update, X509_CRL **out, struct err *e);
-/* Add one entry (serial in hex). */
-int crl_add(X509_CRL *crl, const char *serial_hex, time_t revoked_at,
-    int reason, struct err *e);
-/* Sort the entries and sign with pkey (software or HSM-backed), with the
- * digest x509_sign_md picks for the key. */
-int crl_sign_pkey(X509_CRL *crl, EVP_PKEY *pkey, struct err *e);
-/* The same through the HSM (hsm_sign with a callback doing the above). */
-int crl_sign(X509_CRL *crl, struct hsm_key *key, struct err *e);
+    time_t next_update, const struct crl_key *key, X509_CRL **out,
+    struct err *e);
+/* Adds entries to a CRL, reusing what it can from one to the next (a CRL
+ * may list a million).  crl is borrowed. */
+struct crl_builder;
+int crl_builder_new(X509_CRL *crl, struct crl_builder **out, struct err *e);
+void crl_builder_free(struct crl_builder *b);
+/* Add one entry (serial in hex, as signet stores it). */
+int crl_builder_add(struct crl_builder *b, const char *serial_hex,
+    time_t revoked_at, int reason, struct err *e);
+/* Sort the entries, sign with key (the digest x509_sign_md picks) and
+ * encode: *der (OPENSSL_malloc'ed, *len bytes) is the signed CRL.  The
+ * structure is freed (*crl set to NULL) as soon as it is encoded; after
+ * a failure, free *crl if it is not NULL. */
+int crl_finish(X509_CRL **crl, const struct crl_key *key, unsigned char **der,
+    size_t *len, struct err *e);
 
 struct crl_result {
 	long long number;
@@ -54,6 +68,10 @@ struct crl_result {
 	int entries;
 	unsigned char *der;          /* OPENSSL_malloc'ed */
 	size_t der_len;
+	/* Where the time went, in seconds: listing the entries from the
+	 * database while building them; sorting, encoding and signing;
+	 * storing and committing. */
+	double t_list, t_sign, t_store;
 };
 
 /* Generate, sign and store the issuer's next CRL in one transaction on c

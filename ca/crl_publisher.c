@@ -173,8 +173,9 @@ static int cycle(struct crl_publisher *p, int notified, time_t *next_due)
 			rc = e.kind == ERR_UNAVAILABLE ? -1 : 1;
 		} else {
 			log_info("msg=\"signed CRL\" issuer=%s number=%lld entries=%d "
-			    "scheduled=%d", v[i].name, res.number, res.entries,
-			    scheduled);
+			    "scheduled=%d list_s=%.3f sign_s=%.3f store_s=%.3f",
+			    v[i].name, res.number, res.entries, scheduled,
+			    res.t_list, res.t_sign, res.t_store);
 		}
 		crl_result_free(&res);
 		X509_free(issuer);

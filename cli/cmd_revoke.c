@@ -129,8 +129,9 @@ int cmd_crl(struct cli_ctx *ctx, int argc, char **argv)
 			rc = cli_report(&e);
 			goto out;
 		}
-		printf("%s number %lld (%d revoked)\n", path, res.number,
-		    res.entries);
+		printf("%s number %lld (%d revoked; list %.2fs, sign %.2fs, "
+		    "store %.2fs)\n", path, res.number, res.entries, res.t_list,
+		    res.t_sign, res.t_store);
 		crl_result_free(&res);
 		done++;
 	}

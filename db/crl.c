@@ -26,71 +26,143 @@ int db_crl_next_number(PGconn *c, int issuer_id, long long *number,
 	return 0;
 }
 
+/* The error a FETCH result carries, as db_exec would report it. */
+static int fetch_error(PGconn *c, PGresult *r, struct err *e)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "%s", r != NULL ? PQresultErrorMessage(r) :
+	    PQerrorMessage(c));
+	msg[strcspn(msg, "\n")] = '\0';
+	return err_set(e, PQstatus(c) == CONNECTION_OK ? ERR_INTERNAL :
+	    ERR_UNAVAILABLE, "database: %s", msg);
+}
+
+/* The next FETCH's result (and the end of its command). */
+static PGresult *fetch_result(PGconn *c)
+{
+	PGresult *r = PQgetResult(c), *extra;
+
+	while ((extra = PQgetResult(c)) != NULL)
+		PQclear(extra);
+	return r;
+}
+
+/* A growing "{a,b,...}" array literal of hex serials (no quoting needed). */
+struct serials {
+	char *p;
+	size_t len, cap;
+};
+
+static int serials_add(struct serials *s, const char *serial, struct err *e)
+{
+	size_t n = strlen(serial);
+
+	if (s->len + n + 3 > s->cap) {
+		size_t cap = (s->len + n + 3) * 2;
+		char *np = realloc(s->p, cap);
+
+		if (np == NULL)
+			return err_set(e, ERR_INTERNAL, "out of memory");
+		s->p = np;
+		s->cap = cap;
+	}
+	s->p[s->len] = s->len == 0 ? '{' : ',';
+	s->len++;
+	memcpy(s->p + s->len, serial, n);
+	s->len += n;
+	s->p[s->len] = '}';
+	s->p[s->len + 1] = '\0';
+	return 0;
+}
+
 int db_crl_entries_each(PGconn *c, int issuer_id, time_t this_update,
     int scheduled, db_crl_entry_fn fn, void *arg, long *n, struct err *e)
 {
 	char id[16], tu[24];
-	const char *p[3] = { id, tu, scheduled ? "t" : "f" };
-	PGresult *r;
-	int rc = 0, failed = 0;
+	const char *p[2] = { id, tu };
+	struct serials expired = { NULL, 0, 0 };
+	PGresult *r = NULL;
+	int rc = -1, sent = 0;
 
 	*n = 0;
 	snprintf(id, sizeof(id), "%d", issuer_id);
 	snprintf(tu, sizeof(tu), "%lld", (long long)this_update);
-	/* One statement, one snapshot: what is listed and what is marked
-	 * done are the same rows.  A scheduled CRL marks the expired
-	 * certificates it lists: they have now appeared on a scheduled CRL
-	 * issued after their notAfter (RFC 5280 3.3) and are left off the
-	 * next ones.  The marks roll back with the CRL if it is not stored. */
-	if (PQsendQueryParams(c,
-	    "WITH listed AS ("
-	    "  SELECT serial, revoked_at, revocation_reason, not_after"
-	    "  FROM certificates WHERE issuer_id = $1::integer"
-	    "  AND status = 'revoked' AND NOT crl_done),"
-	    " done AS ("
-	    "  UPDATE certificates c SET crl_done = true FROM listed l"
-	    "  WHERE $3::boolean AND c.serial = l.serial"
-	    "  AND l.not_after < to_timestamp($2::double precision)"
-	    "  RETURNING 1)"
+	/* A cursor in the caller's transaction: one snapshot for the whole
+	 * list, read in batches so that a CRL of a million entries never
+	 * holds the whole result beside itself, and without the cost of a
+	 * result per row. */
+	if (db_exec(c, "DECLARE signet_crl NO SCROLL CURSOR FOR"
 	    " SELECT serial, extract(epoch FROM revoked_at)::bigint,"
-	    "  coalesce(revocation_reason, 0), (SELECT count(*) FROM done)"
-	    " FROM listed",
-	    3, NULL, p, NULL, NULL, 0) != 1 || PQsetSingleRowMode(c) != 1) {
-		char msg[256];
-		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c));
-		msg[strcspn(msg, "\n")] = '\0';
-		/* Drain whatever was sent before saying so. */
-		while ((r = PQgetResult(c)) != NULL)
-			PQclear(r);
-		return err_set(e, PQstatus(c) == CONNECTION_OK ? ERR_INTERNAL :
-		    ERR_UNAVAILABLE, "database: %s", msg);
+	    "  coalesce(revocation_reason, 0),"
+	    "  not_after < to_timestamp($2::double precision)"
+	    " FROM certificates WHERE issuer_id = $1::integer"
+	    " AND status = 'revoked' AND NOT crl_done", 2, p, NULL, e) != 0)
+		return -1;
+#define CRL_FETCH "FETCH 5000 FROM signet_crl"
+	if (PQsendQuery(c, CRL_FETCH) != 1) {
+		fetch_error(c, NULL, e);
+		goto out;
 	}
-	/* Every result must be read before the connection is usable again,
-	 * so a failure only stops the calls to fn. */
-	while ((r = PQgetResult(c)) != NULL) {
-		ExecStatusType st = PQresultStatus(r);
+	sent = 1;
+	for (;;) {
+		int rows;
 
-		if (st == PGRES_SINGLE_TUPLE && !failed) {
-			if (fn(arg, PQgetvalue(r, 0, 0),
-			    strtoll(PQgetvalue(r, 0, 1), NULL, 10),
-			    atoi(PQgetvalue(r, 0, 2)), e) != 0) {
-				failed = 1;
-				rc = -1;
-			} else {
-				(*n)++;
+		r = fetch_result(c);
+		sent = 0;
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			fetch_error(c, r, e);
+			goto out;
+		}
+		if ((rows = PQntuples(r)) == 0)
+			break;
+		/* Ask for the next batch before building this one: the server
+		 * reads it while we work. */
+		if (rows == 5000) {
+			if (PQsendQuery(c, CRL_FETCH) != 1) {
+				fetch_error(c, NULL, e);
+				goto out;
 			}
-		} else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK &&
-		    !failed) {
-			char msg[256];
-			snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(r));
-			msg[strcspn(msg, "\n")] = '\0';
-			err_set(e, PQstatus(c) == CONNECTION_OK ? ERR_INTERNAL :
-			    ERR_UNAVAILABLE, "database: %s", msg);
-			failed = 1;
-			rc = -1;
+			sent = 1;
+		}
+		for (int i = 0; i < rows; i++) {
+			const char *serial = PQgetvalue(r, i, 0);
+
+			if (fn(arg, serial, strtoll(PQgetvalue(r, i, 1), NULL, 10),
+			    atoi(PQgetvalue(r, i, 2)), e) != 0)
+				goto out;
+			if (scheduled && PQgetvalue(r, i, 3)[0] == 't' &&
+			    serials_add(&expired, serial, e) != 0)
+				goto out;
+			(*n)++;
 		}
 		PQclear(r);
+		r = NULL;
+		if (!sent)
+			break;
 	}
+#undef CRL_FETCH
+	if (db_exec(c, "CLOSE signet_crl", 0, NULL, NULL, e) != 0)
+		goto out;
+	/* A scheduled CRL marks the expired certificates it lists: they have
+	 * now appeared on a scheduled CRL issued after their notAfter (RFC
+	 * 5280 3.3) and are left off the next ones.  Exactly the rows listed
+	 * (a certificate revoked meanwhile is not); the marks roll back with
+	 * the CRL if it is not stored. */
+	if (expired.p != NULL) {
+		const char *q[1] = { expired.p };
+
+		if (db_exec(c, "UPDATE certificates SET crl_done = true"
+		    " WHERE serial = ANY($1::text[])", 1, q, NULL, e) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	PQclear(r);
+	/* A batch asked for must be read before the connection is usable. */
+	if (sent)
+		PQclear(fetch_result(c));
+	free(expired.p);
 	return rc;
 }
 

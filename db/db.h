@@ -386,8 +386,9 @@ int db_crl_next_number(PGconn *c, int issuer_id, long long *number,
     struct err *e);
 
 /* The revoked certificates of an issuer still to be listed, handed to fn
- * one at a time as the server streams them (single-row mode: a CRL of a
- * million entries never holds the whole result set beside itself).  With
+ * one at a time, read through a cursor in batches (a CRL of a million
+ * entries never holds the whole result set beside itself).  Must run in
+ * the caller's transaction.  With
  * scheduled, the expired ones among them are marked as listed on a
  * scheduled CRL after their notAfter, in the caller's transaction, and
  * left off later CRLs.  fn returns 0, or -1 (e set) to fail the whole

@@ -11,7 +11,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/bn.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "ca/crl.h"
@@ -116,30 +118,56 @@ static void test_build_sign(void **state)
 	ASN1_ENUMERATED *reason;
 	AUTHORITY_KEYID *aki;
 	X509_REVOKED *r;
-	unsigned char *der = NULL;
+	unsigned char *der = NULL, *again = NULL, *tbs = NULL;
 	const unsigned char *p;
 	time_t now = time(NULL);
+	struct crl_key k;
+	struct crl_builder *b = NULL;
 	struct err e;
-	int len;
+	size_t len = 0;
+	int again_len, tbs_len, tag, cls;
+	long content_len;
 
 	(void)state;
 	assert_non_null(key);
+	k.hsm = NULL;
+	k.pkey = key;
 	ca = make_ca(key);
-	assert_int_equal(crl_new(ca, 7, now, now, &crl, &e), -1);
-	assert_int_equal(crl_new(ca, 7, now, now + 3600, &crl, &e), 0);
-	assert_int_equal(crl_add(crl, "1f", now - 10, CRL_REASON_UNSPECIFIED, &e), 0);
-	assert_int_equal(crl_add(crl, "0a", now - 5, CRL_REASON_KEY_COMPROMISE, &e), 0);
-	assert_int_equal(crl_add(crl, "2", now, 4, &e), 0);
-	assert_int_equal(crl_add(crl, "nothex", now, 4, &e), -1);
-	assert_int_equal(crl_sign_pkey(crl, key, &e), 0);
+	assert_int_equal(crl_new(ca, 7, now, now, &k, &crl, &e), -1);
+	assert_int_equal(crl_new(ca, 7, now, now + 3600, &k, &crl, &e), 0);
+	assert_int_equal(crl_builder_new(crl, &b, &e), 0);
+	assert_int_equal(crl_builder_add(b, "1f", now - 10, CRL_REASON_UNSPECIFIED, &e), 0);
+	assert_int_equal(crl_builder_add(b, "a", now - 5, CRL_REASON_KEY_COMPROMISE, &e), 0);
+	assert_int_equal(crl_builder_add(b, "2", now, 4, &e), 0);
+	assert_int_equal(crl_builder_add(b, "7fffffffffffffffffffffffffffffffffffffff", now, 0, &e), 0);
+	assert_int_equal(crl_builder_add(b, "nothex", now, 4, &e), -1);
+	assert_int_equal(crl_builder_add(b, "1ffffffffffffffffffffffffffffffffffffffff", now, 4, &e), -1);
+	crl_builder_free(b);
+	/* The list as OpenSSL encodes it, before crl_finish frees it. */
+	assert_int_equal(X509_CRL_sort(crl), 1);
+	tbs_len = i2d_re_X509_CRL_tbs(crl, &tbs);
+	assert_int_equal(crl_finish(&crl, &k, &der, &len, &e), 0);
+	assert_null(crl);
 
 	/* Through DER and back, as a relying party sees it. */
-	len = i2d_X509_CRL(crl, &der);
 	assert_true(len > 0);
 	p = der;
-	back = d2i_X509_CRL(NULL, &p, len);
+	back = d2i_X509_CRL(NULL, &p, (long)len);
 	assert_non_null(back);
+	assert_ptr_equal(p, der + len);
 	assert_int_equal(X509_CRL_verify(back, key), 1);
+	/* What crl_finish put together is what OpenSSL itself encodes for
+	 * that CRL, byte for byte: the same tbsCertList, algorithm and
+	 * signature. */
+	again_len = i2d_X509_CRL(back, &again);
+	assert_int_equal(again_len, (int)len);
+	assert_memory_equal(again, der, len);
+	assert_true(tbs_len > 0 && (size_t)tbs_len < len);
+	p = der;
+	assert_int_equal(ASN1_get_object(&p, &content_len, &tag, &cls,
+	    (long)len) & 0x80, 0);
+	assert_int_equal(tag, V_ASN1_SEQUENCE);
+	assert_memory_equal(p, tbs, (size_t)tbs_len);
 	assert_int_equal(X509_CRL_get_version(back), X509_CRL_VERSION_2);
 	assert_int_equal(X509_NAME_cmp(X509_CRL_get_issuer(back),
 	    X509_get_subject_name(ca)), 0);
@@ -152,10 +180,20 @@ static void test_build_sign(void **state)
 	assert_non_null(aki->keyid);
 	assert_int_equal(ASN1_STRING_cmp(aki->keyid, X509_get0_subject_key_id(ca)), 0);
 	AUTHORITY_KEYID_free(aki);
-	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(back)), 3);
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(back)), 4);
 	/* Sorted by serial. */
 	assert_int_equal(ASN1_INTEGER_get(X509_REVOKED_get0_serialNumber(
 	    sk_X509_REVOKED_value(X509_CRL_get_REVOKED(back), 0))), 2);
+	/* The 160-bit serial, byte for byte (the largest, so the last). */
+	{
+		BIGNUM *bn = ASN1_INTEGER_to_BN(X509_REVOKED_get0_serialNumber(
+		    sk_X509_REVOKED_value(X509_CRL_get_REVOKED(back), 3)), NULL);
+		char *hex = BN_bn2hex(bn);
+
+		assert_string_equal(hex, "7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF");
+		OPENSSL_free(hex);
+		BN_free(bn);
+	}
 	/* unspecified: no reasonCode at all. */
 	assert_non_null(r = find(back, 0x1f));
 	assert_int_equal(X509_REVOKED_get_ext_by_NID(r, NID_crl_reason, -1), -1);
@@ -168,6 +206,8 @@ static void test_build_sign(void **state)
 	    now - 5), 0);
 
 	OPENSSL_free(der);
+	OPENSSL_free(again);
+	OPENSSL_free(tbs);
 	X509_CRL_free(back);
 	X509_CRL_free(crl);
 	X509_free(ca);
@@ -210,12 +250,61 @@ static void test_pop_refusals(void **state)
 	free(pub);
 }
 
+/* Enough entries for the two-thread sort: every one listed once, in
+ * ascending serial order, and the signature good. */
+static void test_sort_large(void **state)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509 *ca;
+	X509_CRL *crl = NULL, *back;
+	struct crl_builder *b = NULL;
+	struct crl_key k = { NULL, key };
+	STACK_OF(X509_REVOKED) *revs;
+	unsigned char *der = NULL, rnd[16];
+	const unsigned char *p;
+	char hex[33];
+	size_t len = 0;
+	time_t now = time(NULL);
+	struct err e;
+	const int n = 10007;
+
+	(void)state;
+	ca = make_ca(key);
+	assert_int_equal(crl_new(ca, 1, now, now + 60, &k, &crl, &e), 0);
+	assert_int_equal(crl_builder_new(crl, &b, &e), 0);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(RAND_bytes(rnd, sizeof(rnd)), 1);
+		rnd[0] = (unsigned char)((rnd[0] & 0x7f) | 0x01);
+		/* Short ones too: order is by value, not by text. */
+		for (int j = 0; j < 16; j++)
+			snprintf(hex + 2 * j, 3, "%02x", rnd[j]);
+		assert_int_equal(crl_builder_add(b, hex + (i % 7) * 4, now, i % 3,
+		    &e), 0);
+	}
+	crl_builder_free(b);
+	assert_int_equal(crl_finish(&crl, &k, &der, &len, &e), 0);
+	p = der;
+	assert_non_null(back = d2i_X509_CRL(NULL, &p, (long)len));
+	assert_int_equal(X509_CRL_verify(back, key), 1);
+	revs = X509_CRL_get_REVOKED(back);
+	assert_int_equal(sk_X509_REVOKED_num(revs), n);
+	for (int i = 1; i < n; i++)
+		assert_true(ASN1_INTEGER_cmp(
+		    X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revs, i - 1)),
+		    X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revs, i))) < 0);
+	X509_CRL_free(back);
+	OPENSSL_free(der);
+	X509_free(ca);
+	EVP_PKEY_free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reasons),
 		cmocka_unit_test(test_serials),
 		cmocka_unit_test(test_build_sign),
+		cmocka_unit_test(test_sort_large),
 		cmocka_unit_test(test_pop_refusals),
 	};
 
