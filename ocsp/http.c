@@ -74,3 +74,77 @@ int ocsp_http_headers_at(const unsigned char *der, size_t len, time_t tu,
 	snprintf(h->etag, sizeof(h->etag), "\"%s\"", hex);
 	return 0;
 }
+
+/* An IMF-fixdate (the only form a cache sends back, RFC 7232 2.2 quoting
+ * our own Last-Modified) as a Unix time; -1 if it is not one. */
+static time_t parse_imf_fixdate(const char *s)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	char mon[4], wday[4], gmt[4];
+	int d, y, hh, mm, ss, n = 0;
+	const char *m;
+	struct tm tm;
+
+	if (strlen(s) > 64 ||
+	    sscanf(s, "%3s, %d %3s %d %d:%d:%d %3s%n", wday, &d, mon, &y, &hh, &mm,
+	    &ss, gmt, &n) != 8 || s[n] != '\0' || strcmp(gmt, "GMT") != 0 ||
+	    strlen(mon) != 3 || (m = strstr(months, mon)) == NULL ||
+	    (m - months) % 3 != 0 || d < 1 || d > 31 || y < 1970 || y > 9999 ||
+	    hh > 23 || mm > 59 || ss > 60 || hh < 0 || mm < 0 || ss < 0)
+		return (time_t)-1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_mday = d;
+	tm.tm_mon = (int)((m - months) / 3);
+	tm.tm_year = y - 1900;
+	tm.tm_hour = hh;
+	tm.tm_min = mm;
+	tm.tm_sec = ss;
+	return timegm(&tm);
+}
+
+/* One entity-tag of an If-None-Match list matches ours (weak comparison,
+ * RFC 7232 3.2: a W/ prefix is ignored). */
+static int etag_listed(const char *list, const char *etag)
+{
+	size_t elen = strlen(etag);
+	const char *p = list;
+
+	while (*p != '\0') {
+		const char *start, *end;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p == '*')
+			return 1;
+		start = p;
+		if (strncmp(p, "W/", 2) == 0)
+			start = p += 2;
+		if (*p != '"')
+			return 0;   /* not an entity-tag list: no match */
+		if ((end = strchr(p + 1, '"')) == NULL)
+			return 0;
+		if ((size_t)(end + 1 - start) == elen &&
+		    memcmp(start, etag, elen) == 0)
+			return 1;
+		p = end + 1;
+	}
+	return 0;
+}
+
+int ocsp_http_not_modified(const char *if_none_match,
+    const char *if_modified_since, const struct ocsp_http_headers *h,
+    time_t this_update)
+{
+	time_t since;
+
+	/* RFC 7232 6: If-None-Match, when present, decides alone. */
+	if (if_none_match != NULL)
+		return strlen(if_none_match) <= 4096 &&
+		    etag_listed(if_none_match, h->etag);
+	if (if_modified_since == NULL ||
+	    (since = parse_imf_fixdate(if_modified_since)) == (time_t)-1)
+		return 0;
+	return this_update <= since;
+}

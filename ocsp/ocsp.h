@@ -233,4 +233,13 @@ int ocsp_http_headers_at(const unsigned char *der, size_t len, time_t tu,
     time_t nu, time_t now, long max_age_cap, struct ocsp_http_headers *h,
     struct err *e);
 
+/* Whether a conditional GET (RFC 7232) for a response with headers h and
+ * thisUpdate this_update gets 304 Not Modified: If-None-Match lists its
+ * ETag (or "*"), or, without If-None-Match, If-Modified-Since is at or
+ * after thisUpdate.  Either header may be NULL; malformed ones match
+ * nothing. */
+int ocsp_http_not_modified(const char *if_none_match,
+    const char *if_modified_since, const struct ocsp_http_headers *h,
+    time_t this_update);
+
 #endif

@@ -843,20 +843,28 @@ static void send_error(struct http_response *resp, int status,
  * (known here, so the DER need not be parsed per request). */
 static void send_ok(struct ocsp_service *s, struct http_response *resp,
     const unsigned char *der, size_t len, time_t tu, time_t nu,
-    int cacheable, const char *what)
+    const struct http_request *get, int cacheable, const char *what)
 {
 	struct ocsp_http_headers h;
 	struct err e;
 
-	http_respond(resp, 200, "application/ocsp-response", der, len);
-	if (cacheable &&
+	if (get != NULL && cacheable &&
 	    ocsp_http_headers_at(der, len, tu, nu, time(NULL),
 	    s->cfg->ocsp_validity / 2, &h, &e) == 0) {
+		/* A cache revalidating what it holds (RFC 7232): the same
+		 * headers, no body. */
+		if (ocsp_http_not_modified(http_header(get, "If-None-Match"),
+		    http_header(get, "If-Modified-Since"), &h, tu))
+			http_respond(resp, 304, "application/ocsp-response", "", 0);
+		else
+			http_respond(resp, 200, "application/ocsp-response", der,
+			    len);
 		http_add_header(resp, "Cache-Control", h.cache_control);
 		http_add_header(resp, "Expires", h.expires);
 		http_add_header(resp, "Last-Modified", h.last_modified);
 		http_add_header(resp, "ETag", h.etag);
 	} else {
+		http_respond(resp, 200, "application/ocsp-response", der, len);
 		http_add_header(resp, "Cache-Control", "no-store");
 	}
 	snprintf(resp->log_detail, sizeof(resp->log_detail), "ocsp=%s", what);
@@ -899,7 +907,7 @@ static int lookup(struct ocsp_service *s, int slot, const char *serial,
 /* A freshly signed response for the whole request: several CertIDs, a
  * nonce, or a serial we never issued (not worth a cache slot). */
 static void answer_fresh(struct ocsp_service *s, const struct ocsp_request *rq,
-    const int match[OCSP_SINGLE_CEILING], int is_get,
+    const int match[OCSP_SINGLE_CEILING], const struct http_request *get,
     struct http_response *resp)
 {
 	struct ocsp_cert_status st[OCSP_SINGLE_CEILING];
@@ -933,13 +941,14 @@ static void answer_fresh(struct ocsp_service *s, const struct ocsp_request *rq,
 		return;
 	}
 	/* A nonce makes it unique: not for HTTP caches. */
-	send_ok(s, resp, der, len, tu, nu, is_get && !nonce,
+	send_ok(s, resp, der, len, tu, nu, get, !nonce,
 	    rq->n > 1 ? "multiple" : state_name(st[0].state));
 	OPENSSL_free(der);
 }
 
+/* get: the HTTP request when it came by GET (cacheable), NULL for POST. */
 static void answer(struct ocsp_service *s, const struct ocsp_request *rq,
-    int is_get, struct http_response *resp)
+    const struct http_request *get, struct http_response *resp)
 {
 	int match[OCSP_SINGLE_CEILING], slot;
 	const struct ocsp_certid *id = &rq->ids[0];
@@ -954,7 +963,7 @@ static void answer(struct ocsp_service *s, const struct ocsp_request *rq,
 		return;
 	}
 	if (rq->n > 1 || (rq->has_nonce && strcmp(s->cfg->ocsp_nonce, "yes") == 0)) {
-		answer_fresh(s, rq, match, is_get, resp);
+		answer_fresh(s, rq, match, get, resp);
 		return;
 	}
 	slot = match[0];
@@ -964,7 +973,7 @@ static void answer(struct ocsp_service *s, const struct ocsp_request *rq,
 		const char *what = state_name(x->st.state);
 		/* send_ok copies the DER: done before the lock goes. */
 		send_ok(s, resp, x->der, x->len, x->this_update, x->next_update,
-		    is_get, what);
+		    get, 1, what);
 		pthread_rwlock_unlock(&s->lock);
 		return;
 	}
@@ -976,7 +985,7 @@ static void answer(struct ocsp_service *s, const struct ocsp_request *rq,
 		return;
 	}
 	if (st.state == OCSP_CERT_UNKNOWN) {
-		answer_fresh(s, rq, match, is_get, resp);
+		answer_fresh(s, rq, match, get, resp);
 		return;
 	}
 	if (presign(s, slot, id->hash_nid, id->serial, &st, na, &e) != 0) {
@@ -987,13 +996,13 @@ static void answer(struct ocsp_service *s, const struct ocsp_request *rq,
 	x = find(s, slot, id->hash_nid, id->serial);
 	if (x != NULL) {
 		send_ok(s, resp, x->der, x->len, x->this_update, x->next_update,
-		    is_get, state_name(x->st.state));
+		    get, 1, state_name(x->st.state));
 		pthread_rwlock_unlock(&s->lock);
 		return;
 	}
 	pthread_rwlock_unlock(&s->lock);
 	/* The cache is full: sign for this request alone. */
-	answer_fresh(s, rq, match, is_get, resp);
+	answer_fresh(s, rq, match, get, resp);
 }
 
 static int is_ocsp_request_type(const char *ct)
@@ -1029,7 +1038,7 @@ void ocsp_service_post(void *arg, const struct http_request *req,
 		send_error(resp, ocsp_err_status(&e), &e);
 		return;
 	}
-	answer(s, &rq, 0, resp);
+	answer(s, &rq, NULL, resp);
 }
 
 void ocsp_service_get(void *arg, const struct http_request *req,
@@ -1045,5 +1054,5 @@ void ocsp_service_get(void *arg, const struct http_request *req,
 		send_error(resp, ocsp_err_status(&e), &e);
 		return;
 	}
-	answer(s, &rq, 1, resp);
+	answer(s, &rq, req, resp);
 }

@@ -130,6 +130,29 @@ check "the response verifies against the chain (openssl -respin)" openssl ocsp \
 	-respin get1.der -issuer "$CA_DIR/chain.pem" -cert a.pem -CAfile "$CA_DIR/roots.pem"
 expect_match "  verified" "$(cat "$CHECK_OUT")" "Response verify OK"
 
+# ---- conditional GET (RFC 7232): a cache revalidating what it holds
+etag=$(printf '%s\n' "$hdr" | sed -n 's/^ETag: //p')
+lastmod=$(printf '%s\n' "$hdr" | sed -n 's/^Last-Modified: //p')
+expect_eq "If-None-Match with its ETag: 304" "$(curl -sS --max-time 5 -D cond.hdr \
+	-o cond.body -w '%{http_code}' -H "If-None-Match: $etag" "$PUBLIC_URL/ocsp/$urlsafe")" 304
+check "  with no body" test ! -s cond.body
+expect_match "  and the same ETag" "$(tr -d '\r' <cond.hdr)" $'\n'"ETag: $etag"
+expect_match "  and Cache-Control" "$(tr -d '\r' <cond.hdr)" $'\n''Cache-Control: max-age=[0-9]+, public'
+expect_eq "If-None-Match as a weak tag in a list: 304" "$(curl -sS --max-time 5 -o /dev/null \
+	-w '%{http_code}' -H "If-None-Match: \"0\", W/$etag" "$PUBLIC_URL/ocsp/$urlsafe")" 304
+expect_eq "If-None-Match with another ETag: 200 and the response" "$(curl -sS --max-time 5 \
+	-o cond.der -w '%{http_code}' -H 'If-None-Match: "00"' "$PUBLIC_URL/ocsp/$urlsafe")" 200
+check "  the same response" cmp get1.der cond.der
+expect_eq "If-Modified-Since its Last-Modified: 304" "$(curl -sS --max-time 5 -o /dev/null \
+	-w '%{http_code}' -H "If-Modified-Since: $lastmod" "$PUBLIC_URL/ocsp/$urlsafe")" 304
+expect_eq "If-Modified-Since a day before: 200" "$(curl -sS --max-time 5 -o /dev/null \
+	-w '%{http_code}' -H "If-Modified-Since: Mon, 01 Jan 2024 00:00:00 GMT" "$PUBLIC_URL/ocsp/$urlsafe")" 200
+expect_eq "a malformed If-Modified-Since is ignored: 200" "$(curl -sS --max-time 5 -o /dev/null \
+	-w '%{http_code}' -H "If-Modified-Since: soon" "$PUBLIC_URL/ocsp/$urlsafe")" 200
+expect_eq "POST ignores validators: 200" "$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' \
+	-H 'Content-Type: application/ocsp-request' -H "If-None-Match: $etag" \
+	--data-binary @good.req "$PUBLIC_URL/ocsp")" 200
+
 # ---- unknown, unauthorized
 check "openssl ocsp -serial of a serial never issued" openssl ocsp -url "$url" \
 	-CAfile "$CA_DIR/roots.pem" -timeout 5 -no_nonce -issuer "$CA_DIR/chain.pem" \

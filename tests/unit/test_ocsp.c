@@ -1235,6 +1235,46 @@ static void test_hsm_signer(void **state)
 	hsm_free(h);
 }
 
+/* Conditional GETs: which validators a cache may send back get 304. */
+static void test_not_modified(void **state)
+{
+	struct ocsp_http_headers h;
+	time_t tu = 1795600000;   /* Thu, 26 Nov 2026 ... */
+	char same[64], later[64], earlier[64];
+	struct tm tm;
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	snprintf(h.etag, sizeof(h.etag), "\"%s\"", "ab12");
+	assert_true(ocsp_http_not_modified("\"ab12\"", NULL, &h, tu));
+	assert_true(ocsp_http_not_modified("W/\"ab12\"", NULL, &h, tu));
+	assert_true(ocsp_http_not_modified("\"x\", \"ab12\"", NULL, &h, tu));
+	assert_true(ocsp_http_not_modified("*", NULL, &h, tu));
+	assert_false(ocsp_http_not_modified("\"ab1\"", NULL, &h, tu));
+	assert_false(ocsp_http_not_modified("ab12", NULL, &h, tu));
+	assert_false(ocsp_http_not_modified("\"ab12", NULL, &h, tu));
+	assert_false(ocsp_http_not_modified("", NULL, &h, tu));
+	assert_false(ocsp_http_not_modified(NULL, NULL, &h, tu));
+	/* If-Modified-Since: at or after thisUpdate. */
+	gmtime_r(&tu, &tm);
+	strftime(same, sizeof(same), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	tu += 10;
+	gmtime_r(&tu, &tm);
+	strftime(later, sizeof(later), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	tu -= 20;
+	gmtime_r(&tu, &tm);
+	strftime(earlier, sizeof(earlier), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	tu += 10;
+	assert_true(ocsp_http_not_modified(NULL, same, &h, tu));
+	assert_true(ocsp_http_not_modified(NULL, later, &h, tu));
+	assert_false(ocsp_http_not_modified(NULL, earlier, &h, tu));
+	assert_false(ocsp_http_not_modified(NULL, "yesterday", &h, tu));
+	assert_false(ocsp_http_not_modified(NULL, "Thu, 26 Nov 2026 25:00:00 GMT",
+	    &h, tu));
+	/* If-None-Match decides alone when present (RFC 7232 6). */
+	assert_false(ocsp_http_not_modified("\"other\"", later, &h, tu));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1257,6 +1297,7 @@ int main(void)
 		cmocka_unit_test(test_p384_signer_digest),
 		cmocka_unit_test(test_error_responses),
 		cmocka_unit_test(test_http_headers),
+		cmocka_unit_test(test_not_modified),
 		cmocka_unit_test(test_openssl_client),
 		cmocka_unit_test(test_hsm_signer),
 	};
