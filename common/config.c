@@ -56,7 +56,11 @@ static const struct setting settings[] = {
 	{ "chain_file", T_PATH, S(chain_file), NULL, 1, 0, 0,
 	  "PEM issuing chain without the root, served at /chain.pem" },
 	{ "threads", T_INT, S(threads), "16", 0, 1, 256,
-	  "worker threads per listener" },
+	  "worker threads of the HTTPS listener (enrollment waits on the "
+	  "database and the HSM)" },
+	{ "http_threads", T_INT, S(http_threads), "0", 0, 0, 256,
+	  "worker threads of the plain HTTP listener (OCSP, CRLs: answered "
+	  "from memory); 0: twice the online CPUs" },
 	{ "max_body", T_INT, S(max_body), "65536", 0, 1024, 1048576,
 	  "largest request body accepted, in bytes (larger: 413)" },
 	{ "request_timeout", T_DURATION, S(request_timeout), "15s", 0, 1, 300,

@@ -31,6 +31,7 @@ struct config {
 	char *roots_file;
 	char *chain_file;
 	long long threads;
+	long long http_threads;   /* 0: 2 x online CPUs */
 	long long max_body;
 	long long request_timeout;
 	long long token_skew;

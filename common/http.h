@@ -56,6 +56,10 @@ struct http_server_opts {
 	unsigned threads;
 	size_t max_body;
 	unsigned timeout;          /* idle seconds */
+	size_t conn_memory;        /* per-connection buffer pool (request
+	                              line, headers, read buffer); 0: 64 KiB.
+	                              libmicrohttpd clears what a request
+	                              used of it before the next one */
 	const struct http_route *routes;
 	const char *name;          /* "https" / "http", for logs */
 };

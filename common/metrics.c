@@ -3,6 +3,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,25 +54,50 @@ out:
 	pthread_mutex_unlock(&lock);
 }
 
+/* Series by name and labels: open addressing over twice the most
+ * series there can be, holding index + 1 (0: empty).  Every request
+ * updates two or three series, so this is looked up tens of thousands of
+ * times a second; a scan of a few hundred names was not free. */
+#define INDEX_SLOTS (2 * METRICS_MAX_SERIES)
+static unsigned short index_slots[INDEX_SLOTS];
+
+static size_t slot_of(const char *name, const char *labels)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const char *p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	h = (h ^ 0x1f) * 1099511628211ULL;
+	for (const char *p = labels; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return (size_t)(h % INDEX_SLOTS);
+}
+
 /* Find or create; called with the lock held.  NULL when full. */
 static struct series *find(const char *name, const char *labels,
     enum kind kind)
 {
+	size_t k;
+	struct series *s;
+
 	if (labels == NULL)
 		labels = "";
-	for (size_t i = 0; i < nseries; i++)
-		if (strcmp(series[i].name, name) == 0 &&
-		    strcmp(series[i].labels, labels) == 0)
-			return &series[i];
+	for (k = slot_of(name, labels); index_slots[k] != 0;
+	    k = (k + 1) % INDEX_SLOTS) {
+		s = &series[index_slots[k] - 1];
+		if (strcmp(s->name, name) == 0 && strcmp(s->labels, labels) == 0)
+			return s;
+	}
 	if (nseries == METRICS_MAX_SERIES || strlen(name) >= sizeof(series[0].name) ||
 	    strlen(labels) >= sizeof(series[0].labels)) {
 		dropped++;
 		return NULL;
 	}
-	struct series *s = &series[nseries++];
+	s = &series[nseries++];
 	strcpy(s->name, name);
 	strcpy(s->labels, labels);
 	s->kind = kind;
+	index_slots[k] = (unsigned short)nseries;
 	return s;
 }
 

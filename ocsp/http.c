@@ -47,15 +47,11 @@ int ocsp_http_headers(const unsigned char *der, size_t len, time_t now,
 	return ocsp_http_headers_at(der, len, tu, nu, now, max_age_cap, h, e);
 }
 
-int ocsp_http_headers_at(const unsigned char *der, size_t len, time_t tu,
-    time_t nu, time_t now, long max_age_cap, struct ocsp_http_headers *h,
-    struct err *e)
+void ocsp_http_cache_control(time_t nu, time_t now, long max_age_cap,
+    struct ocsp_http_headers *h)
 {
-	unsigned char digest[SHA256_DIGEST_LENGTH];
-	char hex[2 * SHA256_DIGEST_LENGTH + 1];
 	long long max_age;
 
-	memset(h, 0, sizeof(*h));
 	/* RFC 5019 6.2: max-age no later than nextUpdate; a response already
 	 * past it must not be cached at all. */
 	max_age = nu > now ? (long long)(nu - now) : 0;
@@ -63,6 +59,17 @@ int ocsp_http_headers_at(const unsigned char *der, size_t len, time_t tu,
 		max_age = max_age_cap;
 	snprintf(h->cache_control, sizeof(h->cache_control),
 	    "max-age=%lld, public, no-transform, must-revalidate", max_age);
+}
+
+int ocsp_http_headers_at(const unsigned char *der, size_t len, time_t tu,
+    time_t nu, time_t now, long max_age_cap, struct ocsp_http_headers *h,
+    struct err *e)
+{
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	char hex[2 * SHA256_DIGEST_LENGTH + 1];
+
+	memset(h, 0, sizeof(*h));
+	ocsp_http_cache_control(nu, now, max_age_cap, h);
 	if (imf_fixdate(nu, h->expires, sizeof(h->expires)) != 0 ||
 	    imf_fixdate(tu, h->last_modified, sizeof(h->last_modified)) != 0) {
 		memset(h, 0, sizeof(*h));

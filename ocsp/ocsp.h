@@ -233,6 +233,11 @@ int ocsp_http_headers_at(const unsigned char *der, size_t len, time_t tu,
     time_t nu, time_t now, long max_age_cap, struct ocsp_http_headers *h,
     struct err *e);
 
+/* Only Cache-Control, which depends on the time: the rest of h stays as
+ * it was for the same response. */
+void ocsp_http_cache_control(time_t nu, time_t now, long max_age_cap,
+    struct ocsp_http_headers *h);
+
 /* Whether a conditional GET (RFC 7232) for a response with headers h and
  * thisUpdate this_update gets 304 Not Modified: If-None-Match lists its
  * ETag (or "*"), or, without If-None-Match, If-Modified-Since is at or

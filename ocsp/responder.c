@@ -69,6 +69,9 @@ struct entry {
 	time_t this_update, next_update;
 	unsigned char *der;          /* OPENSSL_malloc'ed */
 	size_t len;
+	/* The GET caching headers of der but Cache-Control, made when it
+	 * was stored (an ETag is a hash of the whole response). */
+	struct ocsp_http_headers hdr;
 };
 
 struct ocsp_service {
@@ -119,7 +122,11 @@ static void put(struct ocsp_service *s, int slot, int nid, const char *serial,
 {
 	struct entry *x;
 	unsigned char *old = NULL;
+	struct ocsp_http_headers hdr;
+	struct err e;
 
+	if (ocsp_http_headers_at(der, len, tu, nu, tu, 0, &hdr, &e) != 0)
+		memset(&hdr, 0, sizeof(hdr));
 	pthread_rwlock_wrlock(&s->lock);
 	if ((x = find(s, slot, nid, serial)) != NULL) {
 		if (x->st.state == OCSP_CERT_REVOKED &&
@@ -133,6 +140,7 @@ static void put(struct ocsp_service *s, int slot, int nid, const char *serial,
 			x->this_update = tu;
 			x->next_update = nu;
 			x->cert_not_after = cert_na;
+			x->hdr = hdr;
 		}
 	} else if (s->count < CACHE_MAX && (x = calloc(1, sizeof(*x))) != NULL) {
 		unsigned b = bucket_of(slot, nid, serial);
@@ -145,6 +153,7 @@ static void put(struct ocsp_service *s, int slot, int nid, const char *serial,
 		x->next_update = nu;
 		x->der = der;
 		x->len = len;
+		x->hdr = hdr;
 		x->next = s->buckets[b];
 		s->buckets[b] = x;
 		s->count++;
@@ -843,14 +852,23 @@ static void send_error(struct http_response *resp, int status,
  * (known here, so the DER need not be parsed per request). */
 static void send_ok(struct ocsp_service *s, struct http_response *resp,
     const unsigned char *der, size_t len, time_t tu, time_t nu,
-    const struct http_request *get, int cacheable, const char *what)
+    const struct http_request *get, int cacheable,
+    const struct ocsp_http_headers *pre, const char *what)
 {
 	struct ocsp_http_headers h;
 	struct err e;
+	int have = 0;
 
-	if (get != NULL && cacheable &&
-	    ocsp_http_headers_at(der, len, tu, nu, time(NULL),
-	    s->cfg->ocsp_validity / 2, &h, &e) == 0) {
+	if (get != NULL && cacheable && pre != NULL && pre->etag[0] != '\0') {
+		h = *pre;
+		ocsp_http_cache_control(nu, time(NULL), s->cfg->ocsp_validity / 2,
+		    &h);
+		have = 1;
+	} else if (get != NULL && cacheable) {
+		have = ocsp_http_headers_at(der, len, tu, nu, time(NULL),
+		    s->cfg->ocsp_validity / 2, &h, &e) == 0;
+	}
+	if (have) {
 		/* A cache revalidating what it holds (RFC 7232): the same
 		 * headers, no body. */
 		if (ocsp_http_not_modified(http_header(get, "If-None-Match"),
@@ -941,7 +959,7 @@ static void answer_fresh(struct ocsp_service *s, const struct ocsp_request *rq,
 		return;
 	}
 	/* A nonce makes it unique: not for HTTP caches. */
-	send_ok(s, resp, der, len, tu, nu, get, !nonce,
+	send_ok(s, resp, der, len, tu, nu, get, !nonce, NULL,
 	    rq->n > 1 ? "multiple" : state_name(st[0].state));
 	OPENSSL_free(der);
 }
@@ -973,7 +991,7 @@ static void answer(struct ocsp_service *s, const struct ocsp_request *rq,
 		const char *what = state_name(x->st.state);
 		/* send_ok copies the DER: done before the lock goes. */
 		send_ok(s, resp, x->der, x->len, x->this_update, x->next_update,
-		    get, 1, what);
+		    get, 1, &x->hdr, what);
 		pthread_rwlock_unlock(&s->lock);
 		return;
 	}
@@ -996,7 +1014,7 @@ static void answer(struct ocsp_service *s, const struct ocsp_request *rq,
 	x = find(s, slot, id->hash_nid, id->serial);
 	if (x != NULL) {
 		send_ok(s, resp, x->der, x->len, x->this_update, x->next_update,
-		    get, 1, state_name(x->st.state));
+		    get, 1, &x->hdr, state_name(x->st.state));
 		pthread_rwlock_unlock(&s->lock);
 		return;
 	}

@@ -264,8 +264,14 @@ int ocsp_response_build(const struct ocsp_certid *ids,
 		int status, reason = OCSP_REVOKED_STATUS_NOSTATUS;
 
 		if (ids[i].der_len == 0 || ids[i].der_len > OCSP_CERTID_DER_MAX ||
-		    (cid = d2i_OCSP_CERTID(NULL, &p, (long)ids[i].der_len)) == NULL) {
-			err_ossl(e, ERR_INTERNAL, "CertID %zu unreadable", i);
+		    (cid = d2i_OCSP_CERTID(NULL, &p, (long)ids[i].der_len)) == NULL ||
+		    p != ids[i].der + ids[i].der_len) {
+			/* The request's CertID as OpenSSL re-encoded it does not
+			 * parse back (odd hash parameters): the request's fault. */
+			OCSP_CERTID_free(cid);
+			cid = NULL;
+			err_ossl(e, ERR_INVALID, "RFC 6960 4.1.1: CertID %zu hash "
+			    "algorithm parameters unreadable", i);
 			goto out;
 		}
 		switch (st[i].state) {

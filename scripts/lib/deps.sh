@@ -13,6 +13,7 @@ SIGNET_DEPS=(
 	openssl procps
 	python3-yaml systemd # the renewal examples: YAML parse, systemd-analyze verify
 	prometheus # promtool: the tests check /metrics with `promtool check metrics`
+	apache2-utils time # scripts/bench: ab (renew, mTLS load), /usr/bin/time -v
 )
 
 # Print the packages of SIGNET_DEPS that are not installed, one a line.
