@@ -431,8 +431,9 @@ static int start(struct daemon *d, struct http_server **https,
 	o.tls_cert_pem = o.tls_key_pem = o.tls_client_ca_pem = NULL;
 	o.routes = http_routes;
 	/* Small requests (OCSP, CRL and certificate fetches): a smaller
-	 * pool per connection is less to clear between requests; 16 KiB
-	 * still holds a GET of the largest OCSP request POST accepts. */
+	 * pool per connection is less to clear between requests.  16 KiB
+	 * holds request lines of several KiB; RFC 5019 GETs are under 255
+	 * bytes, and larger OCSP requests come by POST. */
 	o.conn_memory = 16384;
 	/* OCSP answers come from memory: threads beyond the CPUs only add
 	 * context switches and tail latency (measured with scripts/bench). */
