@@ -130,6 +130,22 @@ void api_respond_cert(const struct api *a, X509 *x, const char *serial,
 	snprintf(resp->log_detail, sizeof(resp->log_detail), "serial=%s", serial);
 }
 
+void api_respond_problem(const struct http_request *req,
+    struct http_response *resp, const struct err *e, const char *what)
+{
+	http_problem(resp, e);
+	/* The caller's mistakes are answered, not warned about: only what
+	 * the operator has to look at (database, HSM, bugs) is. */
+	if (e->kind == ERR_UNAVAILABLE || e->kind == ERR_INTERNAL)
+		log_warn("msg=\"%s failed\" id=%s error=\"%s\"", what,
+		    req->request_id, e->msg);
+	/* Appended to http_problem's "problem=...": the request's log line
+	 * then says which rule refused it. */
+	snprintf(resp->log_detail + strlen(resp->log_detail),
+	    sizeof(resp->log_detail) - strlen(resp->log_detail),
+	    " detail=\"%.160s\"", e->msg);
+}
+
 void api_sign(void *arg, const struct http_request *req,
     struct http_response *resp)
 {
@@ -217,13 +233,7 @@ fail:
 	if (!counted)
 		ca_count(verified ? claims.iss : "unknown", "unknown",
 		    err_type_slug(e.kind));
-	http_problem(resp, &e);
-	if (e.kind == ERR_UNAVAILABLE || e.kind == ERR_INTERNAL)
-		log_warn("msg=\"sign failed\" id=%s error=\"%s\"", req->request_id,
-		    e.msg);
-	snprintf(resp->log_detail + strlen(resp->log_detail),
-	    sizeof(resp->log_detail) - strlen(resp->log_detail),
-	    " detail=\"%.160s\"", e.msg);
+	api_respond_problem(req, resp, &e, "sign");
 out:
 	if (c != NULL)
 		db_release(a->db, c);

@@ -32,6 +32,12 @@ void api_sign(void *arg, const struct http_request *req,
 void api_respond_cert(const struct api *a, X509 *x, const char *serial,
     const char *predecessor, struct http_response *resp);
 
+/* The failure path of an API handler: answer e as problem+json, warn
+ * ("msg=\"<what> failed\"") when the fault is the CA's (ERR_UNAVAILABLE,
+ * ERR_INTERNAL), and add e's message to the request's log line. */
+void api_respond_problem(const struct http_request *req,
+    struct http_response *resp, const struct err *e, const char *what);
+
 /* Decide what a verified token lets this CSR have: the names (the CSR's,
  * each granted by the token and allowed by the policy; the token's when
  * the CSR names none), the profile and the lifetime.  ERR_POLICY with the

@@ -10,10 +10,9 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 
-#include "common/util.h"
+#include "ca/token.h"
 
 /* cjose's header type is jansson's json_t (cjose/header.h). */
 static json_t *jws_header(cjose_jws_t *jws)
@@ -36,108 +35,188 @@ int pop_present(const char *jws, size_t len)
 	return pop;
 }
 
-/* The certificate's public key as a cjose JWK, from the key's own
- * parameters (no JOSE encoding by hand), if alg (from the JWS header)
- * fits the key: the header must not pick an algorithm the key was not
- * made for.  NULL (e set) otherwise. */
-static cjose_jwk_t *cert_jwk(EVP_PKEY *pkey, const char *alg, struct err *e)
+/* The first n BIGNUM parameters names[] of pkey as big-endian bytes,
+ * each left-padded to pad bytes when pad > 0 (EC coordinates and scalars
+ * have a fixed width in JOSE, RFC 7518 6.2.1), into v[i] with length
+ * len[i].  -1 when one is missing or memory ran out; the caller frees
+ * every v[i] with OPENSSL_clear_free either way (some are private). */
+static int bn_params(EVP_PKEY *pkey, const char *const *names, int n,
+    size_t pad, unsigned char **v, size_t *len)
 {
-	cjose_err ce;
-	cjose_jwk_t *jwk = NULL;
-	BIGNUM *a = NULL, *b = NULL;
-	unsigned char *ab = NULL, *bb = NULL;
-	size_t alen, blen;
-	int id = EVP_PKEY_get_base_id(pkey);
+	BIGNUM *bn = NULL;
+	int i;
 
+	for (i = 0; i < n; i++) {
+		if (EVP_PKEY_get_bn_param(pkey, names[i], &bn) != 1)
+			return -1;
+		len[i] = pad > 0 ? pad : (size_t)BN_num_bytes(bn);
+		if (len[i] == 0)
+			len[i] = 1;
+		if ((v[i] = OPENSSL_malloc(len[i])) != NULL &&
+		    BN_bn2binpad(bn, v[i], (int)len[i]) < 0) {
+			OPENSSL_clear_free(v[i], len[i]);
+			v[i] = NULL;
+		}
+		BN_clear_free(bn);
+		bn = NULL;
+		if (v[i] == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/* key as a cjose JWK, from the key's own parameters (no JOSE encoding by
+ * hand), for one of the two ends of a proof of possession.  Both map the
+ * key to its JWS alg the same way (ES256/384/512 by curve; RSA signs
+ * PS256 and is checked under any RS/PS alg); they differ in which
+ * parameters go in and in whose fault a misfit is:
+ *  - sign == 0 (the CA, pop_verify): key is the certificate's public
+ *    key; *alg is the JWS header's alg and must fit the key, so that the
+ *    header cannot pick an algorithm the key was not made for.  Refusals
+ *    are the client's: ERR_AUTH.
+ *  - sign == 1 (the client, pop_sign): key is the private key; *alg
+ *    receives the alg to sign with.  A key that cannot sign one is the
+ *    operator's choice: ERR_CONFIG.
+ * NULL (e set) on failure; release with cjose_jwk_release. */
+static cjose_jwk_t *key_jwk(EVP_PKEY *key, int sign, const char **alg,
+    struct err *e)
+{
+	enum { X, Y, D, N_EC };
+	enum { RN, RE, RD, RP, RQ, RDP, RDQ, RQI, N_RSA };
+	static const char *const rsa_names[N_RSA] = {
+		OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E,
+		OSSL_PKEY_PARAM_RSA_D, OSSL_PKEY_PARAM_RSA_FACTOR1,
+		OSSL_PKEY_PARAM_RSA_FACTOR2, OSSL_PKEY_PARAM_RSA_EXPONENT1,
+		OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
+	};
+	static const char *const ec_names[N_EC] = {
+		OSSL_PKEY_PARAM_EC_PUB_X, OSSL_PKEY_PARAM_EC_PUB_Y,
+		OSSL_PKEY_PARAM_PRIV_KEY,
+	};
+	static const struct {
+		const char *group;
+		cjose_jwk_ec_curve crv;
+		const char *alg;
+	} curves[] = {
+		{ "prime256v1", CJOSE_JWK_EC_P_256, "ES256" },
+		{ "secp384r1", CJOSE_JWK_EC_P_384, "ES384" },
+		{ "secp521r1", CJOSE_JWK_EC_P_521, "ES512" },
+	};
+	const int n_curves = (int)(sizeof(curves) / sizeof(curves[0]));
+	/* The parameters left NULL (the private ones when verifying) stay
+	 * out of the keyspec, which makes cjose build a public JWK. */
+	unsigned char *v[N_RSA] = { NULL };
+	size_t len[N_RSA] = { 0 };
+	cjose_jwk_t *jwk = NULL;
+	cjose_err ce;
+	int id = EVP_PKEY_get_base_id(key), i;
+
+	memset(&ce, 0, sizeof(ce));
 	if (id == EVP_PKEY_EC) {
-		char group[64];
 		cjose_jwk_ec_keyspec spec;
-		const char *want;
-		int bits = EVP_PKEY_get_bits(pkey);
+		char group[64];
+		size_t w = (size_t)(EVP_PKEY_get_bits(key) + 7) / 8;
 
 		memset(&spec, 0, sizeof(spec));
-		if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME,
+		if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
 		    group, sizeof(group), NULL) != 1) {
-			err_ossl(e, ERR_AUTH, "certificate key: no curve");
+			err_ossl(e, sign ? ERR_CONFIG : ERR_AUTH, "%s: no curve",
+			    sign ? "key" : "certificate key");
 			goto out;
 		}
-		if (strcmp(group, "prime256v1") == 0) {
-			spec.crv = CJOSE_JWK_EC_P_256;
-			want = "ES256";
-		} else if (strcmp(group, "secp384r1") == 0) {
-			spec.crv = CJOSE_JWK_EC_P_384;
-			want = "ES384";
-		} else if (strcmp(group, "secp521r1") == 0) {
-			spec.crv = CJOSE_JWK_EC_P_521;
-			want = "ES512";
-		} else {
-			err_set(e, ERR_AUTH, "certificate key curve %s is not usable "
-			    "for a proof of possession", group);
+		for (i = 0; i < n_curves; i++)
+			if (strcmp(group, curves[i].group) == 0)
+				break;
+		if (i == n_curves) {
+			if (sign)
+				err_set(e, ERR_CONFIG, "key curve %s cannot sign a proof "
+				    "of possession (P-256, P-384, P-521 can)", group);
+			else
+				err_set(e, ERR_AUTH, "certificate key curve %s is not "
+				    "usable for a proof of possession", group);
 			goto out;
 		}
-		if (strcmp(alg, want) != 0) {
+		spec.crv = curves[i].crv;
+		if (sign) {
+			*alg = curves[i].alg;
+		} else if (strcmp(*alg, curves[i].alg) != 0) {
 			err_set(e, ERR_AUTH, "proof of possession alg %.16s does not fit "
-			    "the certificate's key: want %s", alg, want);
+			    "the certificate's key: want %s", *alg, curves[i].alg);
 			goto out;
 		}
-		alen = blen = (size_t)(bits + 7) / 8;
-		if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, &a) != 1 ||
-		    EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &b) != 1 ||
-		    (ab = malloc(alen)) == NULL || (bb = malloc(blen)) == NULL ||
-		    BN_bn2binpad(a, ab, (int)alen) < 0 ||
-		    BN_bn2binpad(b, bb, (int)blen) < 0) {
-			err_ossl(e, ERR_INTERNAL, "certificate key coordinates");
+		/* x and y, and d to sign */
+		if (bn_params(key, ec_names, sign ? N_EC : D, w, v, len) != 0) {
+			if (sign)
+				err_ossl(e, ERR_CONFIG, "key: not a private EC key");
+			else
+				err_ossl(e, ERR_INTERNAL, "certificate key coordinates");
 			goto out;
 		}
-		spec.x = ab;
-		spec.xlen = alen;
-		spec.y = bb;
-		spec.ylen = blen;
+		spec.x = v[X];
+		spec.xlen = len[X];
+		spec.y = v[Y];
+		spec.ylen = len[Y];
+		spec.d = v[D];
+		spec.dlen = len[D];
 		jwk = cjose_jwk_create_EC_spec(&spec, &ce);
 	} else if (id == EVP_PKEY_RSA) {
 		cjose_jwk_rsa_keyspec spec;
 
-		memset(&spec, 0, sizeof(spec));
-		if (strcmp(alg, "RS256") && strcmp(alg, "RS384") &&
-		    strcmp(alg, "RS512") && strcmp(alg, "PS256") &&
-		    strcmp(alg, "PS384") && strcmp(alg, "PS512")) {
+		if (sign) {
+			*alg = CJOSE_HDR_ALG_PS256;
+		} else if (strcmp(*alg, "RS256") && strcmp(*alg, "RS384") &&
+		    strcmp(*alg, "RS512") && strcmp(*alg, "PS256") &&
+		    strcmp(*alg, "PS384") && strcmp(*alg, "PS512")) {
 			err_set(e, ERR_AUTH, "proof of possession alg %.16s does not fit "
-			    "an RSA key: want RS256/384/512 or PS256/384/512", alg);
+			    "an RSA key: want RS256/384/512 or PS256/384/512", *alg);
 			goto out;
 		}
-		if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &a) != 1 ||
-		    EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &b) != 1) {
-			err_ossl(e, ERR_INTERNAL, "certificate RSA key");
+		/* n and e, and the CRT parameters to sign */
+		if (bn_params(key, rsa_names, sign ? N_RSA : RD, 0, v, len) != 0) {
+			if (sign)
+				err_ossl(e, ERR_CONFIG, "key: not a private RSA key with "
+				    "its CRT parameters");
+			else
+				err_ossl(e, ERR_INTERNAL, "certificate RSA key");
 			goto out;
 		}
-		alen = (size_t)BN_num_bytes(a);
-		blen = (size_t)BN_num_bytes(b);
-		if ((ab = malloc(alen ? alen : 1)) == NULL ||
-		    (bb = malloc(blen ? blen : 1)) == NULL) {
-			err_set(e, ERR_INTERNAL, "out of memory");
-			goto out;
-		}
-		BN_bn2bin(a, ab);
-		BN_bn2bin(b, bb);
-		spec.n = ab;
-		spec.nlen = alen;
-		spec.e = bb;
-		spec.elen = blen;
+		memset(&spec, 0, sizeof(spec));
+		spec.n = v[RN];
+		spec.nlen = len[RN];
+		spec.e = v[RE];
+		spec.elen = len[RE];
+		spec.d = v[RD];
+		spec.dlen = len[RD];
+		spec.p = v[RP];
+		spec.plen = len[RP];
+		spec.q = v[RQ];
+		spec.qlen = len[RQ];
+		spec.dp = v[RDP];
+		spec.dplen = len[RDP];
+		spec.dq = v[RDQ];
+		spec.dqlen = len[RDQ];
+		spec.qi = v[RQI];
+		spec.qilen = len[RQI];
 		jwk = cjose_jwk_create_RSA_spec(&spec, &ce);
 	} else {
-		err_set(e, ERR_AUTH, "the certificate's key type cannot sign a JWS "
-		    "that signet can check (cjose has no EdDSA): revoke with a "
-		    "provisioner token or `signet revoke`");
+		if (sign)
+			err_set(e, ERR_CONFIG, "a %s key cannot sign a proof of "
+			    "possession signet can check (cjose has no EdDSA): use its "
+			    "certificate as the TLS client certificate instead",
+			    id == EVP_PKEY_ED25519 ? "Ed25519" : "non-EC, non-RSA");
+		else
+			err_set(e, ERR_AUTH, "the certificate's key type cannot sign a "
+			    "JWS that signet can check (cjose has no EdDSA): revoke "
+			    "with a provisioner token or `signet revoke`");
 		goto out;
 	}
 	if (jwk == NULL)
-		err_set(e, ERR_INTERNAL, "certificate key as JWK: %s",
+		err_set(e, ERR_INTERNAL, "%s as JWK: %s",
+		    sign ? "key" : "certificate key",
 		    ce.message ? ce.message : "failed");
 out:
-	BN_free(a);
-	BN_free(b);
-	free(ab);
-	free(bb);
+	for (i = 0; i < N_RSA; i++)
+		OPENSSL_clear_free(v[i], len[i]);
 	return jwk;
 }
 
@@ -235,7 +314,7 @@ int pop_verify(const char *jws, size_t len,
 		err_ossl(e, ERR_INTERNAL, "stored certificate does not parse");
 		goto out;
 	}
-	if ((jwk = cert_jwk(X509_get0_pubkey(x), alg, e)) == NULL)
+	if ((jwk = key_jwk(X509_get0_pubkey(x), 0, &alg, e)) == NULL)
 		goto out;
 	if (!cjose_jws_verify(j, jwk, &ce)) {
 		err_set(e, ERR_AUTH, "proof of possession signature does not verify "
@@ -296,144 +375,15 @@ out:
 }
 
 
-/* One BIGNUM parameter of pkey as big-endian bytes, left-padded to pad
- * bytes when pad > 0 (EC coordinates and scalars have a fixed width in
- * JOSE, RFC 7518 6.2.1).  *len receives the length; free with
- * OPENSSL_clear_free (some are private). */
-static unsigned char *bn_param(EVP_PKEY *pkey, const char *name, size_t pad,
-    size_t *len)
-{
-	BIGNUM *bn = NULL;
-	unsigned char *buf = NULL;
-	size_t n;
-
-	if (EVP_PKEY_get_bn_param(pkey, name, &bn) != 1)
-		return NULL;
-	n = pad > 0 ? pad : (size_t)BN_num_bytes(bn);
-	if (n == 0)
-		n = 1;
-	if ((buf = OPENSSL_malloc(n)) != NULL &&
-	    BN_bn2binpad(bn, buf, (int)n) < 0) {
-		OPENSSL_clear_free(buf, n);
-		buf = NULL;
-	}
-	BN_clear_free(bn);
-	*len = n;
-	return buf;
-}
-
-/* The private JWK of key and the JWS alg it signs with. */
-static cjose_jwk_t *private_jwk(EVP_PKEY *key, const char **alg,
-    struct err *e)
-{
-	enum { X, Y, D, N_EC };
-	enum { RN, RE, RD, RP, RQ, RDP, RDQ, RQI, N_RSA };
-	static const char *const rsa_names[N_RSA] = {
-		OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E,
-		OSSL_PKEY_PARAM_RSA_D, OSSL_PKEY_PARAM_RSA_FACTOR1,
-		OSSL_PKEY_PARAM_RSA_FACTOR2, OSSL_PKEY_PARAM_RSA_EXPONENT1,
-		OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
-	};
-	unsigned char *v[N_RSA] = { NULL };
-	size_t len[N_RSA] = { 0 };
-	cjose_jwk_t *jwk = NULL;
-	cjose_err ce;
-	int id = EVP_PKEY_get_base_id(key), i;
-
-	memset(&ce, 0, sizeof(ce));
-	if (id == EVP_PKEY_EC) {
-		cjose_jwk_ec_keyspec spec;
-		char group[64];
-		size_t w = (size_t)(EVP_PKEY_get_bits(key) + 7) / 8;
-
-		memset(&spec, 0, sizeof(spec));
-		if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
-		    group, sizeof(group), NULL) != 1) {
-			err_ossl(e, ERR_CONFIG, "key: no curve");
-			goto out;
-		}
-		if (strcmp(group, "prime256v1") == 0) {
-			spec.crv = CJOSE_JWK_EC_P_256;
-			*alg = CJOSE_HDR_ALG_ES256;
-		} else if (strcmp(group, "secp384r1") == 0) {
-			spec.crv = CJOSE_JWK_EC_P_384;
-			*alg = CJOSE_HDR_ALG_ES384;
-		} else if (strcmp(group, "secp521r1") == 0) {
-			spec.crv = CJOSE_JWK_EC_P_521;
-			*alg = CJOSE_HDR_ALG_ES512;
-		} else {
-			err_set(e, ERR_CONFIG, "key curve %s cannot sign a proof of "
-			    "possession (P-256, P-384, P-521 can)", group);
-			goto out;
-		}
-		if ((v[X] = bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, w, &len[X])) == NULL ||
-		    (v[Y] = bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, w, &len[Y])) == NULL ||
-		    (v[D] = bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, w, &len[D])) == NULL) {
-			err_ossl(e, ERR_CONFIG, "key: not a private EC key");
-			goto out;
-		}
-		spec.x = v[X];
-		spec.xlen = len[X];
-		spec.y = v[Y];
-		spec.ylen = len[Y];
-		spec.d = v[D];
-		spec.dlen = len[D];
-		jwk = cjose_jwk_create_EC_spec(&spec, &ce);
-	} else if (id == EVP_PKEY_RSA) {
-		cjose_jwk_rsa_keyspec spec;
-
-		for (i = 0; i < N_RSA; i++)
-			if ((v[i] = bn_param(key, rsa_names[i], 0, &len[i])) == NULL) {
-				err_ossl(e, ERR_CONFIG, "key: not a private RSA key "
-				    "with its CRT parameters");
-				goto out;
-			}
-		memset(&spec, 0, sizeof(spec));
-		spec.n = v[RN];
-		spec.nlen = len[RN];
-		spec.e = v[RE];
-		spec.elen = len[RE];
-		spec.d = v[RD];
-		spec.dlen = len[RD];
-		spec.p = v[RP];
-		spec.plen = len[RP];
-		spec.q = v[RQ];
-		spec.qlen = len[RQ];
-		spec.dp = v[RDP];
-		spec.dplen = len[RDP];
-		spec.dq = v[RDQ];
-		spec.dqlen = len[RDQ];
-		spec.qi = v[RQI];
-		spec.qilen = len[RQI];
-		*alg = CJOSE_HDR_ALG_PS256;
-		jwk = cjose_jwk_create_RSA_spec(&spec, &ce);
-	} else {
-		err_set(e, ERR_CONFIG, "a %s key cannot sign a proof of possession "
-		    "signet can check (cjose has no EdDSA): use its certificate as "
-		    "the TLS client certificate instead",
-		    id == EVP_PKEY_ED25519 ? "Ed25519" : "non-EC, non-RSA");
-		goto out;
-	}
-	if (jwk == NULL)
-		err_set(e, ERR_INTERNAL, "key as JWK: %s",
-		    ce.message ? ce.message : "failed");
-out:
-	for (i = 0; i < N_RSA; i++)
-		OPENSSL_clear_free(v[i], len[i]);
-	return jwk;
-}
-
 int pop_sign(EVP_PKEY *key, const unsigned char *cert_der, size_t cert_len,
     const char *audience, long ttl, time_t now, char **out, struct err *e)
 {
 	cjose_err ce;
 	cjose_jwk_t *jwk = NULL;
 	cjose_header_t *hdr = NULL;
-	cjose_jws_t *jws = NULL;
 	json_t *claims = NULL, *x5c = NULL;
 	char *payload = NULL, *b64 = NULL, *x5c_json = NULL, jti[33];
-	const char *alg = NULL, *ser;
-	unsigned char rnd[16];
+	const char *alg = NULL;
 	size_t b64_len;
 	int rc = -1;
 
@@ -441,13 +391,10 @@ int pop_sign(EVP_PKEY *key, const unsigned char *cert_der, size_t cert_len,
 	if (ttl < 1 || ttl > POP_MAX_TTL)
 		return err_set(e, ERR_INVALID, "proof of possession lifetime must "
 		    "be 1..%ds", POP_MAX_TTL);
-	if ((jwk = private_jwk(key, &alg, e)) == NULL)
+	if ((jwk = key_jwk(key, 1, &alg, e)) == NULL)
 		goto out;
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-		err_ossl(e, ERR_INTERNAL, "random jti");
+	if (token_new_jti(jti, e) != 0)
 		goto out;
-	}
-	util_hex(rnd, sizeof(rnd), jti);
 	/* x5c is standard base64 (RFC 7515 4.1.6), not base64url. */
 	if (!cjose_base64_encode(cert_der, cert_len, &b64, &b64_len, &ce) ||
 	    (x5c = json_pack("[s#]", b64, (int)b64_len)) == NULL ||
@@ -471,17 +418,9 @@ int pop_sign(EVP_PKEY *key, const unsigned char *cert_der, size_t cert_len,
 		    ce.message ? ce.message : "failed");
 		goto out;
 	}
-	jws = cjose_jws_sign(jwk, hdr, (const uint8_t *)payload, strlen(payload),
-	    &ce);
-	if (jws == NULL || !cjose_jws_export(jws, &ser, &ce)) {
-		err_set(e, ERR_INTERNAL, "signing the proof of possession: %s",
-		    ce.message ? ce.message : "failed");
+	if (token_sign_compact(jwk, hdr, payload, "signing the proof of "
+	    "possession", out, e) != 0)
 		goto out;
-	}
-	if ((*out = strdup(ser)) == NULL) {
-		err_set(e, ERR_INTERNAL, "out of memory");
-		goto out;
-	}
 	rc = 0;
 out:
 	free(payload);
@@ -489,7 +428,6 @@ out:
 	cjose_get_dealloc()(b64);
 	json_decref(x5c);
 	json_decref(claims);
-	cjose_jws_release(jws);
 	cjose_header_release(hdr);
 	cjose_jwk_release(jwk);
 	return rc;

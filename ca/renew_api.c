@@ -14,7 +14,6 @@
 #include "ca/pop.h"
 #include "ca/profile.h"
 #include "ca/x509util.h"
-#include "common/log.h"
 #include "common/metrics.h"
 
 struct renew_api {
@@ -291,13 +290,7 @@ fail:
 	/* Only a certificate we stored may name a provisioner series. */
 	count(authed && p.rec.provisioner[0] ? p.rec.provisioner : "unknown",
 	    err_type_slug(e.kind));
-	http_problem(resp, &e);
-	if (e.kind == ERR_UNAVAILABLE || e.kind == ERR_INTERNAL)
-		log_warn("msg=\"renew failed\" id=%s error=\"%s\"", req->request_id,
-		    e.msg);
-	snprintf(resp->log_detail + strlen(resp->log_detail),
-	    sizeof(resp->log_detail) - strlen(resp->log_detail),
-	    " detail=\"%.160s\"", e.msg);
+	api_respond_problem(req, resp, &e, "renew");
 out:
 	X509_free(x);
 	X509_free(p.cert);

@@ -6,11 +6,11 @@
 
 #include <jansson.h>
 
+#include "ca/api.h"
 #include "ca/crl.h"
 #include "ca/pop.h"
 #include "ca/policy.h"
 #include "ca/token.h"
-#include "common/log.h"
 
 struct revoke_api {
 	struct db *db;
@@ -190,12 +190,7 @@ void revoke_api_handle(void *arg, const struct http_request *req,
 	    rv.via, res.already ? " already=1" : "");
 	goto out;
 fail:
-	http_problem(resp, &e);
-	if (e.kind == ERR_UNAVAILABLE || e.kind == ERR_INTERNAL)
-		log_warn("msg=\"revoke failed\" id=%s error=\"%s\"", req->request_id,
-		    e.msg);
-	snprintf(resp->log_detail, sizeof(resp->log_detail), "detail=\"%.160s\"",
-	    e.msg);
+	api_respond_problem(req, resp, &e, "revoke");
 out:
 	if (c != NULL)
 		db_release(a->db, c);

@@ -310,6 +310,42 @@ out:
 	return rc;
 }
 
+int token_new_jti(char jti[33], struct err *e)
+{
+	unsigned char rnd[16];
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return err_ossl(e, ERR_INTERNAL, "random jti");
+	util_hex(rnd, sizeof(rnd), jti);
+	return 0;
+}
+
+int token_sign_compact(cjose_jwk_t *jwk, cjose_header_t *hdr,
+    const char *payload, const char *what, char **out, struct err *e)
+{
+	cjose_err ce;
+	cjose_jws_t *jws;
+	const char *ser;
+	int rc = -1;
+
+	memset(&ce, 0, sizeof(ce));
+	jws = cjose_jws_sign(jwk, hdr, (const uint8_t *)payload, strlen(payload),
+	    &ce);
+	if (jws == NULL || !cjose_jws_export(jws, &ser, &ce)) {
+		err_set(e, ERR_INTERNAL, "%s: %s", what,
+		    ce.message ? ce.message : "failed");
+		goto out;
+	}
+	if ((*out = strdup(ser)) == NULL) {
+		err_set(e, ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	cjose_jws_release(jws);
+	return rc;
+}
+
 int token_mint(const char *priv_jwk_json, const char *provisioner,
     const char *sub, const struct san_list *sans, const char *profile,
     long long lifetime, const char *audience, long ttl, time_t now,
@@ -318,11 +354,8 @@ int token_mint(const char *priv_jwk_json, const char *provisioner,
 	cjose_err ce;
 	cjose_jwk_t *jwk = NULL;
 	cjose_header_t *hdr = NULL;
-	cjose_jws_t *jws = NULL;
 	json_t *claims = NULL, *arr = NULL;
 	char *payload = NULL, jti[33], name[SAN_VALUE_MAX + 8];
-	const char *ser;
-	unsigned char rnd[16];
 	int rc = -1;
 
 	if (sans->n == 0)
@@ -332,11 +365,8 @@ int token_mint(const char *priv_jwk_json, const char *provisioner,
 		    ce.message);
 		goto out;
 	}
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-		err_ossl(e, ERR_INTERNAL, "random jti");
+	if (token_new_jti(jti, e) != 0)
 		goto out;
-	}
-	util_hex(rnd, sizeof(rnd), jti);
 	arr = json_array();
 	for (int i = 0; i < sans->n; i++) {
 		snprintf(name, sizeof(name), "%s:%s", san_type_name(sans->v[i].type),
@@ -363,21 +393,13 @@ int token_mint(const char *priv_jwk_json, const char *provisioner,
 		err_set(e, ERR_INTERNAL, "token header: %s", ce.message);
 		goto out;
 	}
-	jws = cjose_jws_sign(jwk, hdr, (const uint8_t *)payload, strlen(payload), &ce);
-	if (jws == NULL || !cjose_jws_export(jws, &ser, &ce)) {
-		err_set(e, ERR_INTERNAL, "signing token: %s", ce.message);
+	if (token_sign_compact(jwk, hdr, payload, "signing token", out, e) != 0)
 		goto out;
-	}
-	if ((*out = strdup(ser)) == NULL) {
-		err_set(e, ERR_INTERNAL, "out of memory");
-		goto out;
-	}
 	rc = 0;
 out:
 	free(payload);
 	json_decref(arr);
 	json_decref(claims);
-	cjose_jws_release(jws);
 	cjose_header_release(hdr);
 	cjose_jwk_release(jwk);
 	return rc;

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <cjose/cjose.h>
+
 #include "ca/csr.h"
 #include "common/err.h"
 
@@ -56,6 +58,19 @@ int token_mint(const char *priv_jwk_json, const char *provisioner,
     const char *sub, const struct san_list *sans, const char *profile,
     long long lifetime, const char *audience, long ttl, time_t now,
     char **out, struct err *e);
+
+/* Shared by every JWS that signet signs: tokens here, proofs of
+ * possession in ca/pop.c. */
+
+/* A fresh jti: 16 random bytes as 32 hex digits and a NUL. */
+int token_new_jti(char jti[33], struct err *e);
+
+/* Sign payload (a NUL-terminated JSON text) with jwk under the protected
+ * header hdr (both borrowed) and put the compact serialization in *out
+ * (malloc'ed).  ERR_INTERNAL "<what>: <cjose's reason>" when cjose
+ * fails. */
+int token_sign_compact(cjose_jwk_t *jwk, cjose_header_t *hdr,
+    const char *payload, const char *what, char **out, struct err *e);
 
 /* Read the claims of a token WITHOUT verifying it (signet enroll uses this
  * to learn which names to put in its CSR; the CA verifies). */

@@ -124,18 +124,14 @@ out:
 	return pem;
 }
 
-struct body {
-	char *p;
-	size_t len;
-};
-
-static size_t on_data(char *data, size_t size, size_t n, void *arg)
+size_t client_body_write(char *data, size_t size, size_t n, void *arg)
 {
-	struct body *b = arg;
+	struct client_body *b = arg;
 	size_t add = size * n;
 	char *np;
 
-	if (b->len + add > RESPONSE_MAX)
+	/* Returning less than given makes curl fail the transfer. */
+	if (b->len + add > b->max)
 		return 0;
 	if ((np = realloc(b->p, b->len + add + 1)) == NULL)
 		return 0;
@@ -164,7 +160,7 @@ int client_post_json(const char *url, const struct client_req *r,
 	CURL *cu = curl_easy_init();
 	struct curl_slist *hdr = NULL;
 	struct curl_blob cert, key;
-	struct body b = { NULL, 0 };
+	struct client_body b = { NULL, 0, RESPONSE_MAX };
 	char *req = json_dumps(body, JSON_COMPACT), cerr[CURL_ERROR_SIZE] = "";
 	json_t *j = NULL;
 	const char *detail;
@@ -182,7 +178,7 @@ int client_post_json(const char *url, const struct client_req *r,
 	curl_easy_setopt(cu, CURLOPT_CAPATH, NULL);
 	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(cu, CURLOPT_POSTFIELDS, req);
-	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, client_body_write);
 	curl_easy_setopt(cu, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT, 15L);

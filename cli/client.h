@@ -1,7 +1,8 @@
 /*
  * client: what the client commands (`signet enroll`, `signet renew`)
  * share: keys made locally, CSRs, and JSON POSTs to the CA's HTTPS API
- * with libcurl.  Nothing here needs a config or the database.
+ * with libcurl (whose bounded reader of answers `signet monitor`'s OCSP
+ * queries use too).  Nothing here needs a config or the database.
  */
 #ifndef SIGNET_CLIENT_H
 #define SIGNET_CLIENT_H
@@ -34,6 +35,17 @@ struct client_req {
 	/* Called while waiting; nonzero aborts the request (a stop signal). */
 	int (*cancel)(void);
 };
+
+/* A response body as libcurl hands it over: client_body_write is the
+ * CURLOPT_WRITEFUNCTION, the struct its CURLOPT_WRITEDATA.  p (malloc'ed,
+ * NULL until data comes) holds len bytes and a NUL after them; more than
+ * max bytes in all fail the transfer (CURLE_WRITE_ERROR). */
+struct client_body {
+	char *p;
+	size_t len;
+	size_t max;
+};
+size_t client_body_write(char *data, size_t size, size_t n, void *arg);
 
 /* POST body (a JSON object) to url (https:// only), trusting only
  * r->root.  A 200/201 answer that is a JSON object goes to *out (free with

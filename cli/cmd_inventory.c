@@ -29,6 +29,16 @@ static void sans_text(json_t *o, char *out, size_t len)
 		    json_string_value(v));
 }
 
+/* --json: the database's answer as it came, indented; none when there
+ * is nothing to print (the answer did not parse). */
+static void print_json(json_t *j, const char *none)
+{
+	char *out = json_dumps(j, JSON_INDENT(2));
+
+	printf("%s\n", out ? out : none);
+	free(out);
+}
+
 /* Time left as its two largest units ("6d23h", "3h05m", "42s"). */
 static void left_text(long long secs, char *out, size_t len)
 {
@@ -118,9 +128,7 @@ int cmd_list(struct cli_ctx *ctx, int argc, char **argv)
 	arr = json_loads(text, 0, NULL);
 	free(text);
 	if (json) {
-		char *out = json_dumps(arr, JSON_INDENT(2));
-		printf("%s\n", out ? out : "[]");
-		free(out);
+		print_json(arr, "[]");
 	} else {
 		printf("%-34s %-8s %-20s %-8s %-7s %-16s %s\n", "SERIAL",
 		    "STATUS", "NOT AFTER", "LEFT", "PROFILE", "PROVISIONER",
@@ -206,9 +214,7 @@ int cmd_show(struct cli_ctx *ctx, int argc, char **argv)
 	o = json_loads(text, 0, NULL);
 	free(text);
 	if (json) {
-		char *out = json_dumps(o, JSON_INDENT(2));
-		printf("%s\n", out ? out : "{}");
-		free(out);
+		print_json(o, "{}");
 	} else {
 		sans_text(o, sans, sizeof(sans));
 		printf("serial:       %s\nissuer:       %s\nstatus:       %s\n"
@@ -299,9 +305,7 @@ int cmd_expiring(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_report(&e);
 	}
 	if (json) {
-		char *out = json_dumps(arr, JSON_INDENT(2));
-		printf("%s\n", out ? out : "[]");
-		free(out);
+		print_json(arr, "[]");
 	} else {
 		printf("%-34s %-20s %-8s %-16s %-34s %-24s %s\n", "SERIAL",
 		    "NOT AFTER", "LEFT", "PROVISIONER", "SUCCESSOR", "SUBJECT",

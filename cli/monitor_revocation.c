@@ -11,6 +11,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/x509util.h"
+#include "cli/client.h"
 #include "cli/monitor_probe.h"
 #include "db/db.h"
 #include "db/ocsp_db.h"
@@ -143,28 +144,6 @@ int monitor_revocation_db(PGconn *c, const struct monitor_issuers *s,
 
 /* ---- OCSP ---- */
 
-struct body {
-	unsigned char *p;
-	size_t len;
-};
-
-static size_t on_data(char *data, size_t size, size_t n, void *arg)
-{
-	struct body *b = arg;
-	size_t add = size * n;
-	unsigned char *np;
-
-	/* Returning less than given makes curl fail the transfer. */
-	if (b->len + add > OCSP_RESPONSE_MAX)
-		return 0;
-	if ((np = realloc(b->p, b->len + add + 1)) == NULL)
-		return 0;
-	b->p = np;
-	memcpy(b->p + b->len, data, add);
-	b->len += add;
-	return add;
-}
-
 /* The first http(s) OCSP URL in leaf's AIA. */
 static int ocsp_url(X509 *leaf, char *out, size_t len, struct err *e)
 {
@@ -188,7 +167,7 @@ static int ocsp_url(X509 *leaf, char *out, size_t len, struct err *e)
 }
 
 static int ocsp_post(const char *url, const unsigned char *req, size_t reqlen,
-    long long deadline_ms, struct body *b, struct err *e)
+    long long deadline_ms, struct client_body *b, struct err *e)
 {
 	CURL *cu = curl_easy_init();
 	struct curl_slist *hdr = NULL;
@@ -211,7 +190,7 @@ static int ocsp_post(const char *url, const unsigned char *req, size_t reqlen,
 	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(cu, CURLOPT_POSTFIELDS, (const char *)req);
 	curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE, (long)reqlen);
-	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, client_body_write);
 	curl_easy_setopt(cu, CURLOPT_WRITEDATA, b);
 	curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, cerr);
 	/* The probe's deadline covers the query; threads must not use
@@ -257,7 +236,7 @@ int monitor_revocation_ocsp(const struct monitor_issuers *s, int idx,
 	OCSP_BASICRESP *bs = NULL;
 	STACK_OF(X509) *certs = NULL;
 	ASN1_GENERALIZEDTIME *rev = NULL, *thisupd = NULL, *nextupd = NULL;
-	struct body b = { NULL, 0 };
+	struct client_body b = { NULL, 0, OCSP_RESPONSE_MAX };
 	unsigned char *der = NULL;
 	const unsigned char *p;
 	char url[OCSP_URL_MAX + 1];
@@ -282,9 +261,9 @@ int monitor_revocation_ocsp(const struct monitor_issuers *s, int idx,
 	}
 	if (ocsp_post(url, der, (size_t)len, deadline_ms, &b, e) != 0)
 		goto out;
-	p = b.p;
+	p = (const unsigned char *)b.p;
 	if (b.len == 0 || (resp = d2i_OCSP_RESPONSE(NULL, &p, (long)b.len)) == NULL ||
-	    p != b.p + b.len) {
+	    p != (const unsigned char *)b.p + b.len) {
 		err_ossl(e, ERR_INVALID, "OCSP %s: the answer is not an OCSP "
 		    "response", url);
 		goto out;

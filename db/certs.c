@@ -344,27 +344,6 @@ int db_cert_reconcile(PGconn *c, long age_seconds, long *n, struct err *e)
 	" encode(c.fingerprint_sha256, 'hex') AS fingerprint_sha256," \
 	" encode(c.spki_sha256, 'hex') AS spki_sha256"
 
-int db_cert_expiring_counts(PGconn *c, long counts[3], struct err *e)
-{
-	PGresult *r = NULL;
-
-	if (db_exec(c,
-	    "SELECT count(*) FILTER (WHERE not_after <= now() + interval '1 day'),"
-	    " count(*) FILTER (WHERE not_after <= now() + interval '7 days'),"
-	    " count(*) FILTER (WHERE not_after <= now() + interval '30 days')"
-	    " FROM certificates c WHERE status = 'good' AND not_after > now()"
-	    " AND not_after <= now() + interval '30 days'"
-	    /* One renewed already is no cause for alarm (db/expiry.c). */
-	    " AND NOT EXISTS (SELECT 1 FROM certificates s"
-	    "  WHERE s.predecessor = c.serial AND s.status = 'good')",
-	    0, NULL, &r, e) != 0)
-		return -1;
-	for (int i = 0; i < 3; i++)
-		counts[i] = atol(PQgetvalue(r, 0, i));
-	PQclear(r);
-	return 0;
-}
-
 int db_cert_list_json(PGconn *c, long long expiring_within,
     const char *status, const char *provisioner, long limit, char **out,
     struct err *e)

@@ -19,6 +19,13 @@
 	"  WHERE s.predecessor = c.serial AND s.status = 'good'" \
 	"  ORDER BY s.not_after DESC, s.serial LIMIT 1)"
 
+/* Certificate c has a successor, for the queries that ask only whether
+ * (SUCCESSOR_OF_C says which): written once so that the webhook, the
+ * gauge and `signet expiring` agree on what counts as renewed. */
+#define RENEWED_C \
+	"EXISTS (SELECT 1 FROM certificates s" \
+	"  WHERE s.predecessor = c.serial AND s.status = 'good')"
+
 #define RFC3339(col) \
 	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
@@ -68,6 +75,26 @@ int db_expiring_json(PGconn *c, long long within, const char *provisioner,
 out:
 	PQclear(r);
 	return rc;
+}
+
+int db_cert_expiring_counts(PGconn *c, long counts[3], struct err *e)
+{
+	PGresult *r = NULL;
+
+	if (db_exec(c,
+	    "SELECT count(*) FILTER (WHERE not_after <= now() + interval '1 day'),"
+	    " count(*) FILTER (WHERE not_after <= now() + interval '7 days'),"
+	    " count(*) FILTER (WHERE not_after <= now() + interval '30 days')"
+	    " FROM certificates c WHERE status = 'good' AND not_after > now()"
+	    " AND not_after <= now() + interval '30 days'"
+	    /* One renewed already is no cause for alarm. */
+	    " AND NOT " RENEWED_C,
+	    0, NULL, &r, e) != 0)
+		return -1;
+	for (int i = 0; i < 3; i++)
+		counts[i] = atol(PQgetvalue(r, 0, i));
+	PQclear(r);
+	return 0;
 }
 
 /* Append one element to a PostgreSQL array literal (labels are
@@ -122,8 +149,7 @@ int db_expiry_due_json(PGconn *c, const char *const *labels,
 	    "   AND c.not_after <= now() + make_interval(secs => t.secs)"
 	    "   AND coalesce(c.issued_at, c.not_before)"
 	    "    < c.not_after - make_interval(secs => t.secs)"
-	    "   AND NOT EXISTS (SELECT 1 FROM certificates s"
-	    "    WHERE s.predecessor = c.serial AND s.status = 'good')"
+	    "   AND NOT " RENEWED_C
 	    "   AND NOT EXISTS (SELECT 1 FROM expiry_notifications en"
 	    "    WHERE en.serial = c.serial AND en.threshold = t.label)"
 	    "  ORDER BY c.not_after, c.serial, t.secs DESC"
