@@ -26,6 +26,8 @@
 #include "ca/listener_cert.h"
 #include "ca/renew_api.h"
 #include "ca/revoke_api.h"
+#include "ca/acme.h"
+#include "ca/acme_jws.h"
 #include "ca/x509util.h"
 #include "common/config.h"
 #include "common/http.h"
@@ -55,6 +57,7 @@ struct daemon {
 	struct crl_publisher *crl;
 	struct expiry_notifier *notifier;
 	struct revoke_api *revoke;
+	struct acme_api *acme;
 	struct renew_api *renew;
 	struct listener_cert *listener;
 	struct ocsp_service *ocsp;
@@ -268,6 +271,9 @@ static void *jobs_main(void *arg)
 				log_warn("msg=\"used token cleanup failed\" error=\"%s\"",
 				    e.msg);
 			db_release(d->db, c);
+			if (acme_nonce_purge(d->acme, NULL, &e) != 0)
+				log_warn("msg=\"ACME nonce cleanup failed\" error=\"%s\"",
+				    e.msg);
 		} else {
 			log_warn("msg=\"background jobs: database unavailable\" "
 			    "error=\"%s\"", e.msg);
@@ -377,6 +383,7 @@ static int start(struct daemon *d, struct http_server **https,
 	/* Revocations over HTTPS; CRLs signed in the background and served
 	 * from the database on the plain listener. */
 	if (revoke_api_new(d->db, d->cfg, &d->revoke, e) != 0 ||
+	    acme_api_new(d->db, d->cfg, &d->acme, e) != 0 ||
 	    renew_api_new(d->api, d->ca, d->db, d->cfg, &d->renew, e) != 0 ||
 	    crl_publisher_start(d->db, d->hsm, d->cfg, &d->crl, e) != 0)
 		goto out;
@@ -391,7 +398,11 @@ static int start(struct daemon *d, struct http_server **https,
 	https_routes[4] = (struct http_route){ "GET", "/chain.pem", h_chain, d, "chain", 0 };
 	https_routes[5] = (struct http_route){ "POST", "/v1/revoke", revoke_api_handle, d->revoke, "revoke", 0 };
 	https_routes[6] = (struct http_route){ "POST", "/v1/renew", renew_api_handle, d->renew, "renew", 0 };
-	https_routes[7] = (struct http_route){ NULL, NULL, NULL, NULL, NULL, 0 };
+	/* ACME (RFC 8555): one directory per provisioner; JWS bodies are
+	 * refused beyond ACME_JWS_MAX_BODY before they are read. */
+	https_routes[7] = (struct http_route){ "GET", "/acme/*", acme_api_handle, d->acme, "acme", 0 };
+	https_routes[8] = (struct http_route){ "POST", "/acme/*", acme_api_handle, d->acme, "acme", ACME_JWS_MAX_BODY };
+	https_routes[9] = (struct http_route){ NULL, NULL, NULL, NULL, NULL, 0 };
 	http_routes[0] = (struct http_route){ "GET", "/roots.pem", h_roots, d, "roots", 0 };
 	http_routes[1] = (struct http_route){ "GET", "/chain.pem", h_chain, d, "chain", 0 };
 	http_routes[2] = (struct http_route){ "GET", "/ca/*", h_ca_cert, d, "ca", 0 };
@@ -567,6 +578,7 @@ out:
 	expiry_notifier_stop(d.notifier);
 	ocsp_service_stop(d.ocsp);
 	revoke_api_free(d.revoke);
+	acme_api_free(d.acme);
 	renew_api_free(d.renew);
 	metrics_set_collector(NULL, NULL);
 	api_free(d.api);

@@ -1,0 +1,50 @@
+/*
+ * acme: the ACME server (RFC 8555) on the HTTPS listener, one directory per
+ * provisioner at /acme/{provisioner}/.  Built so far (docs/acme.md):
+ *   GET  /acme/{p}/directory        the directory (RFC 8555 7.1.1)
+ *   HEAD/GET /acme/{p}/new-nonce    a Replay-Nonce (7.2): HEAD 200, GET 204
+ *   POST /acme/{p}/new-account      find or create an account (7.3)
+ *   POST /acme/{p}/acct/{id}        the account; update contacts,
+ *                                   deactivate (7.3.2, 7.3.6); POST-as-GET
+ * newOrder, revokeCert and keyChange are listed in the directory and
+ * answer 501 (not built yet).  Every POST is a flattened JWS (ca/acme_jws)
+ * whose url must be ca_url + the request path and whose nonce, stored in
+ * PostgreSQL, is consumed once, whichever signetd on the database handed
+ * it out.  Every ACME response carries a fresh Replay-Nonce; errors are
+ * problem+json of type urn:ietf:params:acme:error:*.
+ *
+ * Every provisioner that exists has an ACME directory (no policy flag yet);
+ * unknown provisioners answer 404.
+ */
+#ifndef SIGNET_ACME_H
+#define SIGNET_ACME_H
+
+#include "common/config.h"
+#include "common/err.h"
+#include "common/http.h"
+#include "db/db.h"
+
+/* How long a nonce stays good, seconds. */
+#define ACME_NONCE_TTL 3600
+/* Contacts an account may list, and the longest one (bytes). */
+#define ACME_MAX_CONTACTS 4
+#define ACME_MAX_CONTACT_LEN 254
+
+struct acme_api;
+
+/* d and cfg are borrowed and must outlive the api.  Free with
+ * acme_api_free (NULL is fine). */
+int acme_api_new(struct db *d, const struct config *cfg,
+    struct acme_api **out, struct err *e);
+void acme_api_free(struct acme_api *a);
+
+/* The route handler for GET (and HEAD) and POST /acme/ (arg: the
+ * acme_api).  POST bodies are bounded by the route's max_body, which
+ * should be ACME_JWS_MAX_BODY (ca/acme_jws.h). */
+void acme_api_handle(void *arg, const struct http_request *req,
+    struct http_response *resp);
+
+/* Delete expired nonces (signetd's background job); *n how many. */
+int acme_nonce_purge(struct acme_api *a, long *n, struct err *e);
+
+#endif
