@@ -62,6 +62,10 @@ renewed_metric() {
 		awk '/^signet_certificates_renewed_total\{provisioner="svc",outcome="renewed"\}/ {print $2}'
 }
 
+# Enrolled first so that it has lapsed by the end: its expiry is checked
+# last, after everything else has run.
+TOKEN_FLAGS=(--lifetime 60s)
+ca_enroll x svc x.svc.test
 TOKEN_FLAGS=(--lifetime 1h)
 ca_enroll a svc a.svc.test
 TOKEN_FLAGS=()
@@ -195,10 +199,8 @@ expect_eq "an Ed25519 certificate renews over mTLS" "201" "$(post_renew --cert e
 save_cert ed2
 expect_match "  keeping its Ed25519 key" "$(openssl x509 -in ed2.pem -noout -text)" "ED25519"
 
-# --- expired (last: it waits for a 60-second certificate to lapse) ---
-TOKEN_FLAGS=(--lifetime 60s)
-ca_enroll x svc x.svc.test
-TOKEN_FLAGS=()
+# --- expired (last: it waits for the 60-second certificate enrolled
+# first to lapse) ---
 for _ in $(seq 1 90); do
 	openssl x509 -in x.pem -noout -checkend 0 >/dev/null || break
 	sleep 1

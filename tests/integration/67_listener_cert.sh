@@ -49,9 +49,9 @@ open("keepalive.result", "w").write("ok=%d errors=%d same_socket=%s\n" % (ok, er
 open("keepalive.peer.der", "wb").write(peer or b"")
 PY
 
-# The listener's certificate lives 90 s (back-dated 60 s, as every leaf):
-# signetd renews it two thirds in, about 40 s after init.
-ca_init --server-lifetime 90s
+# The listener's certificate lives 60 s (back-dated 60 s, as every leaf):
+# signetd renews it two thirds into those 120 s, about 20 s after init.
+ca_init --server-lifetime 60s
 ca_start
 first=$(serial_of <"$CA_DIR/server.pem")
 expect_eq "a new connection gets the certificate init made" "$(served_serial)" "$first"
