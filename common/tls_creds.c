@@ -68,7 +68,7 @@ static int pair_new(const char *cert_pem, const char *key_pem,
 	 * handshake later instead of here. */
 	{
 		gnutls_pubkey_t pub = NULL;
-		unsigned char a[64], b[64];
+		unsigned char a[64] = { 0 }, b[64] = { 0 };
 		size_t alen = sizeof(a), blen = sizeof(b);
 
 		rc = gnutls_pubkey_init(&pub);
