@@ -446,8 +446,9 @@ static int start(struct daemon *d, struct http_server **https,
 	 * holds request lines of several KiB; RFC 5019 GETs are under 255
 	 * bytes, and larger OCSP requests come by POST. */
 	o.conn_memory = 16384;
-	/* OCSP answers come from memory: threads beyond the CPUs only add
-	 * context switches and tail latency (measured with scripts/bench). */
+	/* OCSP answers come from memory: many more threads than CPUs only
+	 * add context switches and tail latency (scripts/bench); two per CPU
+	 * leave slack for the database lookups of cache misses. */
 	o.threads = (unsigned)d->cfg->http_threads;
 	if (o.threads == 0) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);

@@ -325,7 +325,11 @@ check "database back: d is good" wait_ocsp d.pem "d.pem: good"
 stop_bg signetd
 echo "ocsp_cert_lifetime = 30s" >>"$CA_CONF"
 ca_start
-expect_eq "signetd made a new OCSP signer at start" "$(psql_val "select count(*) from ocsp_signers")" 2
+# (A 30-second signer is back-dated 60 s like every certificate, so a
+# third of its life is left within seconds: it may be replaced again
+# before this looks.)
+check "signetd made a new OCSP signer at start" test \
+	"$(psql_val "select count(*) from ocsp_signers")" -ge 2
 check "  responses verify with it" ask c.pem "" -no_nonce
 expect_match "  good" "$(cat "$CHECK_OUT")" "c.pem: good"
 expect_match "  verified" "$(cat "$CHECK_OUT")" "Response verify OK"
@@ -339,5 +343,5 @@ wait_signers() {
 }
 check "  and rotated it before it expired (within 45 s)" wait_signers
 check "  responses still verify" wait_ocsp c.pem "c.pem: good"
-expect_match "  signed by the newest signer" "$(psql_val "select key_label from ocsp_signers order by id desc limit 1")" "signet-ocsp-3"
+expect_match "  signed by a newer signer" "$(psql_val "select key_label from ocsp_signers order by id desc limit 1")" "^signet-ocsp-([3-9]|[1-9][0-9])$"
 stop_bg signetd
