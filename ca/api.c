@@ -165,14 +165,13 @@ void api_sign(void *arg, const struct http_request *req,
 	X509 *x = NULL;
 	PGconn *c = NULL;
 	time_t now = time(NULL);
-	int counted = 0, verified = 0, status;
+	int counted = 0, verified = 0;
 
-	if (http_json_body(req, (void **)&body, &status, &e) != 0) {
-		if (status != 415)
-			goto fail;
-		http_problem(resp, &e);
-		resp->status = 415;
+	switch (http_json_request(req, resp, (void **)&body, &e)) {
+	case 1:
 		goto out;
+	case -1:
+		goto fail;
 	}
 	jcsr = json_object_get(body, "csr");
 	jtok = json_object_get(body, "token");

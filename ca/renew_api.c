@@ -230,15 +230,14 @@ void renew_api_handle(void *arg, const struct http_request *req,
 	char requester[160], owner[SERIAL_HEX_MAX + 8];
 	char serial[SERIAL_HEX_MAX];
 	X509 *x = NULL;
-	int status, authed = 0;
+	int authed = 0;
 
 	memset(&p, 0, sizeof(p));
-	if (http_json_body(req, (void **)&body, &status, &e) != 0) {
-		if (status != 415)
-			goto fail;
-		http_problem(resp, &e);
-		resp->status = 415;
+	switch (http_json_request(req, resp, (void **)&body, &e)) {
+	case 1:
 		goto out;
+	case -1:
+		goto fail;
 	}
 	jcsr = json_object_get(body, "csr");
 	if (jcsr != NULL && !json_is_string(jcsr)) {

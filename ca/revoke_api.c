@@ -130,16 +130,15 @@ void revoke_api_handle(void *arg, const struct http_request *req,
 	char *text = NULL;
 	const char *tok;
 	size_t toklen;
-	int reason = CRL_REASON_UNSPECIFIED, status;
+	int reason = CRL_REASON_UNSPECIFIED;
 	PGconn *c = NULL;
 
 	memset(&rv, 0, sizeof(rv));
-	if (http_json_body(req, (void **)&body, &status, &e) != 0) {
-		if (status != 415)
-			goto fail;
-		http_problem(resp, &e);
-		resp->status = 415;
+	switch (http_json_request(req, resp, (void **)&body, &e)) {
+	case 1:
 		goto out;
+	case -1:
+		goto fail;
 	}
 	js = json_object_get(body, "serial");
 	jr = json_object_get(body, "reason");

@@ -166,6 +166,20 @@ int http_json_body(const struct http_request *req, void **out, int *status,
 	return 0;
 }
 
+int http_json_request(const struct http_request *req,
+    struct http_response *resp, void **out, struct err *e)
+{
+	int status;
+
+	if (http_json_body(req, out, &status, e) == 0)
+		return 0;
+	if (status != 415)
+		return -1;
+	http_problem(resp, e);
+	resp->status = 415;
+	return 1;
+}
+
 const char *http_header(const struct http_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);

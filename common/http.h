@@ -89,6 +89,13 @@ void http_add_header(struct http_response *resp, const char *name,
 int http_json_body(const struct http_request *req, void **out, int *status,
     struct err *e);
 
+/* http_json_body for a handler: 0 with *out set; 1 when the Content-Type
+ * was wrong and resp already holds the 415 problem (the handler is done);
+ * -1 with e set for a body that is not a JSON object (the handler answers
+ * it on its failure path, 400). */
+int http_json_request(const struct http_request *req,
+    struct http_response *resp, void **out, struct err *e);
+
 /* A request header, or NULL. */
 const char *http_header(const struct http_request *req, const char *name);
 
