@@ -31,11 +31,15 @@
 #define ACME_MAX_CONTACT_LEN 254
 
 struct acme_api;
+struct acme_validator;
+struct ca;
 
-/* d and cfg are borrowed and must outlive the api.  Free with
- * acme_api_free (NULL is fine). */
-int acme_api_new(struct db *d, const struct config *cfg,
+/* d, cfg and ca are borrowed and must outlive the api (ca NULL: orders
+ * cannot be finalized).  Free with acme_api_free (NULL is fine). */
+int acme_api_new(struct db *d, const struct config *cfg, struct ca *ca,
     struct acme_api **out, struct err *e);
+/* Wake v's workers when a challenge is answered here (borrowed). */
+void acme_api_set_validator(struct acme_api *a, struct acme_validator *v);
 void acme_api_free(struct acme_api *a);
 
 /* The route handler for GET (and HEAD) and POST /acme/ (arg: the

@@ -6,10 +6,13 @@
 
 #include <cjose/cjose.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 const char *const acme_jws_algs[] = { "ES256", "ES384", "RS256", "PS256",
     NULL };
+const char *const acme_eab_algs[] = { "HS256", "HS384", "HS512", NULL };
 
 struct acme_jws {
 	json_t *hdr;               /* the protected header */
@@ -46,13 +49,46 @@ void acme_jws_free(struct acme_jws *j)
 	free(j);
 }
 
+/* 1 if alg is one of list (NULL-terminated). */
+static int alg_in(const char *alg, const char *const *list)
+{
+	for (int i = 0; list[i] != NULL; i++)
+		if (strcmp(alg, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
 int acme_jws_parse(const char *body, size_t len, struct acme_jws **out,
     const char **atype, struct err *e)
 {
+	json_t *doc;
+	json_error_t je;
+	int rc;
+
+	*out = NULL;
+	*atype = "malformed";
+	if (body == NULL || len == 0 || len > ACME_JWS_MAX_BODY)
+		return err_set(e, ERR_INVALID, "RFC 8555 6.2: the body must be a "
+		    "JWS of 1..%d bytes", ACME_JWS_MAX_BODY);
+	doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	rc = acme_jws_parse_json(doc, ACME_JWS_REQUEST, out, atype, e);
+	json_decref(doc);
+	return rc;
+}
+
+int acme_jws_parse_json(const json_t *doc, enum acme_jws_kind kind,
+    struct acme_jws **out, const char **atype, struct err *e)
+{
 	static const char *const parts[3] = { "protected", "payload",
 	    "signature" };
+	static const char *const what[3] = {
+		"the JWS",
+		"the inner JWS (RFC 8555 7.3.5)",
+		"externalAccountBinding (RFC 8555 7.3.4)",
+	};
+	const char *name = what[kind];
 	struct acme_jws *j = NULL;
-	json_t *doc = NULL, *v, *alg;
+	json_t *v, *alg;
 	const char *s[3], *key;
 	size_t sl[3], n;
 	uint8_t *raw = NULL;
@@ -63,40 +99,37 @@ int acme_jws_parse(const char *body, size_t len, struct acme_jws **out,
 
 	*out = NULL;
 	*atype = "malformed";
-	if (body == NULL || len == 0 || len > ACME_JWS_MAX_BODY)
-		return err_set(e, ERR_INVALID, "RFC 8555 6.2: the body must be a "
-		    "JWS of 1..%d bytes", ACME_JWS_MAX_BODY);
-	doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	if (!json_is_object(doc)) {
-		err_set(e, ERR_INVALID, "RFC 8555 6.2: the body must be a JWS in "
-		    "the flattened JSON serialization (a JSON object)");
+		err_set(e, ERR_INVALID, "RFC 8555 6.2: %s must be in the flattened "
+		    "JSON serialization (a JSON object)", name);
 		goto out;
 	}
 	/* Exactly the three members: no "signatures" (general form), no
 	 * unprotected "header" (RFC 8555 6.2). */
-	json_object_foreach(doc, key, v) {
+	json_object_foreach((json_t *)doc, key, v) {
 		if (strcmp(key, "protected") != 0 && strcmp(key, "payload") != 0 &&
 		    strcmp(key, "signature") != 0) {
-			err_set(e, ERR_INVALID, "RFC 8555 6.2: the JWS must be the "
+			err_set(e, ERR_INVALID, "RFC 8555 6.2: %s must be the "
 			    "flattened JSON serialization with only protected, "
-			    "payload and signature; found \"%.32s\"", key);
+			    "payload and signature; found \"%.32s\"", name, key);
 			goto out;
 		}
 	}
 	for (i = 0; i < 3; i++) {
 		v = json_object_get(doc, parts[i]);
 		if (!json_is_string(v) ||
-		    !b64url_ok(json_string_value(v), json_string_length(v), i == 1)) {
-			err_set(e, ERR_INVALID, "RFC 8555 6.2: JWS member %s must be "
-			    "a base64url string", parts[i]);
+		    !b64url_ok(json_string_value(v), json_string_length(v), i == 1) ||
+		    json_string_length(v) > ACME_JWS_MAX_BODY) {
+			err_set(e, ERR_INVALID, "RFC 8555 6.2: member %s of %s must "
+			    "be a base64url string", parts[i], name);
 			goto out;
 		}
 		s[i] = json_string_value(v);
 		sl[i] = json_string_length(v);
 	}
 	if (sl[0] > ACME_JWS_MAX_HEADER) {
-		err_set(e, ERR_INVALID, "protected header longer than %d bytes",
-		    ACME_JWS_MAX_HEADER);
+		err_set(e, ERR_INVALID, "protected header of %s longer than %d "
+		    "bytes", name, ACME_JWS_MAX_HEADER);
 		goto out;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
@@ -104,7 +137,8 @@ int acme_jws_parse(const char *body, size_t len, struct acme_jws **out,
 		goto out;
 	}
 	if (!cjose_base64url_decode(s[0], sl[0], &raw, &raw_len, &ce)) {
-		err_set(e, ERR_INVALID, "protected header is not base64url");
+		err_set(e, ERR_INVALID, "protected header of %s is not base64url",
+		    name);
 		goto out;
 	}
 	j->hdr = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES,
@@ -112,23 +146,26 @@ int acme_jws_parse(const char *body, size_t len, struct acme_jws **out,
 	free(raw);
 	raw = NULL;
 	if (!json_is_object(j->hdr)) {
-		err_set(e, ERR_INVALID, "protected header is not a JSON object "
-		    "(without duplicate members)");
+		err_set(e, ERR_INVALID, "protected header of %s is not a JSON "
+		    "object (without duplicate members)", name);
 		goto out;
 	}
 	alg = json_object_get(j->hdr, "alg");
 	if (!json_is_string(alg)) {
-		err_set(e, ERR_INVALID, "protected header has no alg");
+		err_set(e, ERR_INVALID, "protected header of %s has no alg", name);
 		goto out;
 	}
 	j->alg = json_string_value(alg);
-	for (i = 0; acme_jws_algs[i] != NULL; i++)
-		if (strcmp(j->alg, acme_jws_algs[i]) == 0)
-			break;
-	if (acme_jws_algs[i] == NULL) {
-		*atype = "badSignatureAlgorithm";
-		err_set(e, ERR_INVALID, "RFC 8555 6.2: alg %.32s is not accepted; "
-		    "accepted: ES256, ES384, RS256, PS256", j->alg);
+	if (kind == ACME_JWS_EAB ? !alg_in(j->alg, acme_eab_algs) :
+	    !alg_in(j->alg, acme_jws_algs)) {
+		/* badSignatureAlgorithm lists the request algorithms: for a
+		 * binding it would mislead, so that one is malformed. */
+		if (kind != ACME_JWS_EAB)
+			*atype = "badSignatureAlgorithm";
+		err_set(e, ERR_INVALID, "RFC 8555 %s: alg %.32s of %s is not "
+		    "accepted; accepted: %s", kind == ACME_JWS_EAB ? "7.3.4" : "6.2",
+		    j->alg, name, kind == ACME_JWS_EAB ? "HS256, HS384, HS512" :
+		    "ES256, ES384, RS256, PS256");
 		goto out;
 	}
 	j->nonce = json_string_value(json_object_get(j->hdr, "nonce"));
@@ -136,34 +173,59 @@ int acme_jws_parse(const char *body, size_t len, struct acme_jws **out,
 	j->kid = json_string_value(json_object_get(j->hdr, "kid"));
 	j->jwk = json_object_get(j->hdr, "jwk");
 	if (j->url == NULL) {
-		err_set(e, ERR_INVALID, "RFC 8555 6.4: protected header needs a "
-		    "url string");
+		err_set(e, ERR_INVALID, "RFC 8555 6.4: protected header of %s needs "
+		    "a url string", name);
 		goto out;
 	}
-	if (j->nonce == NULL) {
-		*atype = "badNonce";
-		err_set(e, ERR_INVALID, "RFC 8555 6.5: protected header needs a "
-		    "nonce string");
-		goto out;
-	}
-	if ((j->kid != NULL || json_object_get(j->hdr, "kid") != NULL) ==
-	    (j->jwk != NULL)) {
-		err_set(e, ERR_INVALID, "RFC 8555 6.2: the protected header must "
-		    "hold exactly one of jwk and kid");
-		goto out;
+	switch (kind) {
+	case ACME_JWS_REQUEST:
+		if (j->nonce == NULL) {
+			*atype = "badNonce";
+			err_set(e, ERR_INVALID, "RFC 8555 6.5: protected header needs "
+			    "a nonce string");
+			goto out;
+		}
+		if ((j->kid != NULL || json_object_get(j->hdr, "kid") != NULL) ==
+		    (j->jwk != NULL)) {
+			err_set(e, ERR_INVALID, "RFC 8555 6.2: the protected header "
+			    "must hold exactly one of jwk and kid");
+			goto out;
+		}
+		break;
+	case ACME_JWS_INNER:
+		/* 7.3.5: the new key as jwk; a nonce MAY be there (and is
+		 * not checked: the outer JWS carries the request's). */
+		if (j->jwk == NULL || json_object_get(j->hdr, "kid") != NULL) {
+			err_set(e, ERR_INVALID, "RFC 8555 7.3.5: the inner JWS is "
+			    "signed by the new key given as jwk, without a kid");
+			goto out;
+		}
+		break;
+	case ACME_JWS_EAB:
+		if (json_object_get(j->hdr, "nonce") != NULL) {
+			err_set(e, ERR_INVALID, "RFC 8555 7.3.4: externalAccountBinding "
+			    "must not have a nonce");
+			goto out;
+		}
+		if (j->kid == NULL || j->jwk != NULL) {
+			err_set(e, ERR_INVALID, "RFC 8555 7.3.4: externalAccountBinding "
+			    "needs the EAB key id as kid, and no jwk");
+			goto out;
+		}
+		break;
 	}
 	if (j->kid == NULL && !json_is_object(j->jwk)) {
-		err_set(e, ERR_INVALID, "jwk must be a JSON object");
+		err_set(e, ERR_INVALID, "jwk of %s must be a JSON object", name);
 		goto out;
 	}
 	if (j->kid != NULL && json_string_length(json_object_get(j->hdr, "kid"))
 	    > 1024) {
-		err_set(e, ERR_INVALID, "kid longer than 1024 bytes");
+		err_set(e, ERR_INVALID, "kid of %s longer than 1024 bytes", name);
 		goto out;
 	}
 	if (!cjose_base64url_decode(s[1], sl[1], &raw, &raw_len, &ce) ||
 	    (j->payload = malloc(raw_len + 1)) == NULL) {
-		err_set(e, ERR_INVALID, "payload is not base64url");
+		err_set(e, ERR_INVALID, "payload of %s is not base64url", name);
 		goto out;
 	}
 	if (raw_len > 0)
@@ -187,7 +249,6 @@ int acme_jws_parse(const char *body, size_t len, struct acme_jws **out,
 out:
 	free(raw);
 	acme_jws_free(j);
-	json_decref(doc);
 	return rc;
 }
 
@@ -402,5 +463,193 @@ out:
 	cjose_jws_release(s);
 	cjose_jwk_release(k);
 	free(canon);
+	return rc;
+}
+
+int acme_jws_verify_hmac(const struct acme_jws *j, const unsigned char *key,
+    size_t key_len, struct err *e)
+{
+	cjose_jwk_t *k = NULL;
+	cjose_jws_t *s = NULL;
+	cjose_err ce;
+	int rc = -1;
+
+	memset(&ce, 0, sizeof(ce));
+	if (!alg_in(j->alg, acme_eab_algs))
+		return err_set(e, ERR_INVALID, "alg %s is not a MAC", j->alg);
+	if ((k = cjose_jwk_create_oct_spec(key, key_len, &ce)) == NULL) {
+		err_set(e, ERR_INTERNAL, "EAB key: %s", ce.message ? ce.message :
+		    "does not import");
+		goto out;
+	}
+	if ((s = cjose_jws_import(j->compact, strlen(j->compact), &ce)) == NULL) {
+		err_set(e, ERR_INVALID, "externalAccountBinding: %s", ce.message ?
+		    ce.message : "does not parse");
+		goto out;
+	}
+	/* cjose picks the MAC from the header's alg (HS256/384/512, checked
+	 * above) and compares in constant time. */
+	if (!cjose_jws_verify(s, k, &ce)) {
+		err_set(e, ERR_AUTH, "RFC 8555 7.3.4: the externalAccountBinding "
+		    "MAC does not verify with the EAB key");
+		goto out;
+	}
+	rc = 0;
+out:
+	cjose_jws_release(s);
+	cjose_jwk_release(k);
+	return rc;
+}
+
+int acme_jwk_same(const json_t *a, const json_t *b)
+{
+	char *ca = NULL, *cb = NULL;
+	int same;
+
+	same = json_is_object(a) && json_is_object(b) &&
+	    acme_jwk_canonical(a, &ca, NULL) == 0 &&
+	    acme_jwk_canonical(b, &cb, NULL) == 0 && strcmp(ca, cb) == 0;
+	free(ca);
+	free(cb);
+	return same;
+}
+
+int acme_b64url_decode(const char *s, size_t len, size_t max, uint8_t **out,
+    size_t *out_len, struct err *e)
+{
+	cjose_err ce;
+
+	*out = NULL;
+	*out_len = 0;
+	if (s == NULL || len > (max * 4 + 2) / 3 || !b64url_ok(s, len, 0) ||
+	    !cjose_base64url_decode(s, len, out, out_len, &ce))
+		return err_set(e, ERR_INVALID, "not base64url (RFC 4648 5, no "
+		    "padding) of 1..%zu bytes", max);
+	if (*out_len == 0 || *out_len > max) {
+		free(*out);
+		*out = NULL;
+		return err_set(e, ERR_INVALID, "not base64url of 1..%zu bytes", max);
+	}
+	return 0;
+}
+
+/* A JSON string of base64url(buf). */
+static json_t *b64_json(const unsigned char *buf, size_t len)
+{
+	char *b64 = NULL;
+	size_t n = 0;
+	cjose_err ce;
+	json_t *s = NULL;
+
+	if (cjose_base64url_encode(buf, len, &b64, &n, &ce))
+		s = json_stringn(b64, n);
+	free(b64);
+	return s;
+}
+
+int acme_jwk_from_pkey(EVP_PKEY *pk, json_t **out, struct err *e)
+{
+	unsigned char a_buf[512], b_buf[512];
+	BIGNUM *a = NULL, *b = NULL;
+	char grp[64];
+	const char *crv;
+	size_t gl = 0;
+	int w, al, bl, rc = -1;
+
+	*out = NULL;
+	if (EVP_PKEY_is_a(pk, "EC")) {
+		if (!EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME,
+		    grp, sizeof(grp), &gl)) {
+			err_ossl(e, ERR_INVALID, "EC key without a named curve");
+			goto out;
+		}
+		if (strcmp(grp, "prime256v1") == 0) {
+			crv = "P-256";
+			w = 32;
+		} else if (strcmp(grp, "secp384r1") == 0) {
+			crv = "P-384";
+			w = 48;
+		} else {
+			err_set(e, ERR_INVALID, "EC key on %.32s: ACME keys are P-256 "
+			    "or P-384", grp);
+			goto out;
+		}
+		if (!EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_EC_PUB_X, &a) ||
+		    !EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_EC_PUB_Y, &b) ||
+		    BN_bn2binpad(a, a_buf, w) != w || BN_bn2binpad(b, b_buf, w) != w) {
+			err_ossl(e, ERR_INVALID, "EC public point");
+			goto out;
+		}
+		*out = json_pack("{s:s, s:s, s:o, s:o}", "kty", "EC", "crv", crv,
+		    "x", b64_json(a_buf, (size_t)w), "y", b64_json(b_buf, (size_t)w));
+	} else if (EVP_PKEY_is_a(pk, "RSA")) {
+		if (!EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_N, &a) ||
+		    !EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_RSA_E, &b) ||
+		    BN_num_bytes(a) > (int)sizeof(a_buf) ||
+		    BN_num_bytes(b) > (int)sizeof(b_buf) || BN_is_zero(a) ||
+		    BN_is_zero(b)) {
+			err_ossl(e, ERR_INVALID, "RSA public key");
+			goto out;
+		}
+		/* Minimal big-endian, as RFC 7518 6.3.1 wants. */
+		al = BN_bn2bin(a, a_buf);
+		bl = BN_bn2bin(b, b_buf);
+		*out = json_pack("{s:s, s:o, s:o}", "kty", "RSA",
+		    "n", b64_json(a_buf, (size_t)al), "e", b64_json(b_buf, (size_t)bl));
+	} else {
+		err_set(e, ERR_INVALID, "the key is neither EC nor RSA (no ACME "
+		    "JWS can be signed with it here)");
+		goto out;
+	}
+	if (*out == NULL) {
+		json_decref(*out);
+		*out = NULL;
+		err_set(e, ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	BN_free(a);
+	BN_free(b);
+	return rc;
+}
+
+int acme_eab_parse(const json_t *binding, const char *url, const json_t *jwk,
+    struct acme_jws **out, const char **atype, struct err *e)
+{
+	struct acme_jws *j = NULL;
+	json_t *inner = NULL;
+	json_error_t je;
+	int rc = -1;
+
+	*out = NULL;
+	if (acme_jws_parse_json(binding, ACME_JWS_EAB, &j, atype, e) != 0)
+		return -1;
+	*atype = "unauthorized";
+	if (strcmp(j->url, url) != 0) {
+		err_set(e, ERR_AUTH, "RFC 8555 7.3.4: the externalAccountBinding "
+		    "url must be the newAccount URL %.200s", url);
+		goto out;
+	}
+	*atype = "malformed";
+	inner = json_loadb(j->payload, j->payload_len, JSON_REJECT_DUPLICATES,
+	    &je);
+	if (!json_is_object(inner)) {
+		err_set(e, ERR_INVALID, "RFC 8555 7.3.4: the externalAccountBinding "
+		    "payload must be the account key as a JWK (a JSON object)");
+		goto out;
+	}
+	if (!acme_jwk_same(inner, jwk)) {
+		*atype = "unauthorized";
+		err_set(e, ERR_AUTH, "RFC 8555 7.3.4: the externalAccountBinding "
+		    "payload is not the key that signed this newAccount request");
+		goto out;
+	}
+	*out = j;
+	j = NULL;
+	rc = 0;
+out:
+	json_decref(inner);
+	acme_jws_free(j);
 	return rc;
 }

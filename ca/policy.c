@@ -22,6 +22,8 @@ void policy_free(struct policy *p)
 		free(p->allow_ip[i]);
 	for (int i = 0; i < p->nuri; i++)
 		free(p->allow_uri[i]);
+	for (int i = 0; i < p->ntrust; i++)
+		free(p->acme_trust[i]);
 	free(p);
 }
 
@@ -47,6 +49,28 @@ int policy_add_dns(struct policy *p, const char *pattern, struct err *e)
 		return -1;
 	}
 	return push(p->allow_dns, &p->ndns, norm, "DNS", e);
+}
+
+int policy_add_acme_trust(struct policy *p, const char *pattern,
+    struct err *e)
+{
+	char norm[SAN_VALUE_MAX];
+
+	if (san_normalize(SAN_DNS, pattern, norm, e) != 0) {
+		err_prefix(e, "acme-trust: ");
+		return -1;
+	}
+	return push(p->acme_trust, &p->ntrust, norm, "ACME trust", e);
+}
+
+static int dns_match(const char *pattern, const char *name);
+
+int policy_acme_trusts(const struct policy *p, const char *name)
+{
+	for (int i = 0; i < p->ntrust; i++)
+		if (dns_match(p->acme_trust[i], name))
+			return 1;
+	return 0;
 }
 
 /* Parse "addr/len" (or a bare address) into bytes and prefix length. */
@@ -192,7 +216,9 @@ int policy_from_json(const char *json, struct policy **out, struct err *e)
 	    add_list(json_object_get(root, "allow_ip"), "allow_ip", p,
 	    policy_add_ip, e) ||
 	    add_list(json_object_get(root, "allow_uri"), "allow_uri", p,
-	    policy_add_uri, e))
+	    policy_add_uri, e) ||
+	    add_list(json_object_get(root, "acme_trust"), "acme_trust", p,
+	    policy_add_acme_trust, e))
 		goto out;
 	p->profiles = 1u << PROFILE_SERVER | 1u << PROFILE_CLIENT |
 	    1u << PROFILE_BOTH;
@@ -225,6 +251,8 @@ int policy_from_json(const char *json, struct policy **out, struct err *e)
 	    "default_lifetime"));
 	p->max_lifetime = json_integer_value(json_object_get(root, "max_lifetime"));
 	p->may_revoke = json_is_true(json_object_get(root, "may_revoke"));
+	p->acme = json_is_true(json_object_get(root, "acme"));
+	p->acme_eab = json_is_true(json_object_get(root, "acme_eab"));
 	*out = p;
 	p = NULL;
 	rc = 0;
@@ -237,11 +265,14 @@ out:
 char *policy_to_json(const struct policy *p)
 {
 	json_t *root = json_object(), *dns = json_array(), *ip = json_array(),
-	    *uri = json_array(), *profs = json_array(), *kt = json_array();
+	    *uri = json_array(), *profs = json_array(), *kt = json_array(),
+	    *trust = json_array();
 	char *out = NULL;
 
-	if (!root || !dns || !ip || !uri || !profs || !kt)
+	if (!root || !dns || !ip || !uri || !profs || !kt || !trust)
 		goto out;
+	for (int i = 0; i < p->ntrust; i++)
+		json_array_append_new(trust, json_string(p->acme_trust[i]));
 	for (int i = 0; i < p->ndns; i++)
 		json_array_append_new(dns, json_string(p->allow_dns[i]));
 	for (int i = 0; i < p->nip; i++)
@@ -263,6 +294,9 @@ char *policy_to_json(const struct policy *p)
 	    json_integer(p->default_lifetime));
 	json_object_set_new(root, "max_lifetime", json_integer(p->max_lifetime));
 	json_object_set_new(root, "may_revoke", json_boolean(p->may_revoke));
+	json_object_set_new(root, "acme", json_boolean(p->acme));
+	json_object_set_new(root, "acme_eab", json_boolean(p->acme_eab));
+	json_object_set(root, "acme_trust", trust);
 	out = json_dumps(root, JSON_COMPACT);
 out:
 	json_decref(dns);
@@ -270,6 +304,7 @@ out:
 	json_decref(uri);
 	json_decref(profs);
 	json_decref(kt);
+	json_decref(trust);
 	json_decref(root);
 	return out;
 }

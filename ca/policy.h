@@ -3,7 +3,13 @@
  * as JSON: {"allow_dns": ["*.svc.corp", "api.corp"], "allow_ip":
  * ["10.0.0.0/8"], "allow_uri": ["spiffe://corp/"], "profiles": ["server"],
  * "default_lifetime": 86400, "max_lifetime": 604800, "may_revoke": false,
- * "key_types": ["ec-p256", "ec-p384", "rsa", "ed25519"]}.
+ * "key_types": ["ec-p256", "ec-p384", "rsa", "ed25519"], "acme": true,
+ * "acme_eab": true, "acme_trust": ["*.internal.corp"]}.
+ *
+ * ACME (docs/acme.md): "acme" opens the provisioner's ACME directory;
+ * "acme_eab" makes new accounts need External Account Binding; names
+ * matching an "acme_trust" pattern are authorized without a challenge
+ * for accounts bound by EAB (the policy is trusted instead).
  *
  * DNS patterns: an exact name, or "*.suffix", which matches any name
  * ending in ".suffix" (at any depth).  An empty allow list allows nothing
@@ -30,6 +36,10 @@ struct policy {
 	long long max_lifetime;     /* seconds; 0: the config's */
 	int may_revoke;
 	unsigned key_types;         /* bits: POLICY_KEY_* ; 0 means all */
+	int acme;                   /* ACME directory open */
+	int acme_eab;               /* ACME accounts need EAB */
+	char *acme_trust[POLICY_MAX_RULES];  /* DNS patterns, as allow_dns */
+	int ntrust;
 };
 
 #define POLICY_KEY_EC_P256 1u
@@ -49,6 +59,11 @@ void policy_free(struct policy *p);
 int policy_add_dns(struct policy *p, const char *pattern, struct err *e);
 int policy_add_ip(struct policy *p, const char *cidr, struct err *e);
 int policy_add_uri(struct policy *p, const char *prefix, struct err *e);
+/* An "acme_trust" pattern (the allow_dns syntax). */
+int policy_add_acme_trust(struct policy *p, const char *pattern,
+    struct err *e);
+/* 1 if the DNS name matches an acme_trust pattern. */
+int policy_acme_trusts(const struct policy *p, const char *name);
 /* "server,client,both". */
 int policy_set_profiles(struct policy *p, const char *list, struct err *e);
 /* "ec-p256,ec-p384,rsa,ed25519". */

@@ -54,6 +54,7 @@ int cmd_revoke(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_crl(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_root(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_monitor(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_acme(struct cli_ctx *ctx, int argc, char **argv);
 
 /* Generate, sign (with key, on its token) and store the next CRL of the
  * issuer (its id, name and certificate DER) on c, and write it to

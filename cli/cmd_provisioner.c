@@ -13,7 +13,8 @@
 
 static int prov_add(struct cli_ctx *ctx, int argc, char **argv)
 {
-	enum { O_KEY = 256, O_DNS, O_IP, O_URI, O_PROF, O_DEF, O_MAX, O_REV, O_KT };
+	enum { O_KEY = 256, O_DNS, O_IP, O_URI, O_PROF, O_DEF, O_MAX, O_REV, O_KT,
+	    O_ACME, O_EAB, O_TRUST };
 	static const struct option opts[] = {
 		{ "key-out", required_argument, NULL, O_KEY },
 		{ "allow-dns", required_argument, NULL, O_DNS },
@@ -24,6 +25,9 @@ static int prov_add(struct cli_ctx *ctx, int argc, char **argv)
 		{ "max-lifetime", required_argument, NULL, O_MAX },
 		{ "key-types", required_argument, NULL, O_KT },
 		{ "may-revoke", no_argument, NULL, O_REV },
+		{ "acme", no_argument, NULL, O_ACME },
+		{ "acme-eab", no_argument, NULL, O_EAB },
+		{ "acme-trust", required_argument, NULL, O_TRUST },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct policy *p = policy_new();
@@ -52,11 +56,18 @@ static int prov_add(struct cli_ctx *ctx, int argc, char **argv)
 			r = util_parse_duration(optarg, 366LL * 86400, &p->max_lifetime, &e);
 			break;
 		case O_REV: p->may_revoke = 1; break;
+		case O_ACME: p->acme = 1; break;
+		case O_EAB: p->acme = p->acme_eab = 1; break;
+		case O_TRUST:
+			p->acme = 1;
+			r = policy_add_acme_trust(p, optarg, &e);
+			break;
 		default:
 			rc = cli_usage("provisioner add", "usage: signet provisioner add "
 			    "NAME --key-out FILE [--allow-dns P]... [--allow-ip CIDR]... "
 			    "[--allow-uri PREFIX]... [--profiles LIST] "
-			    "[--default-lifetime D] [--max-lifetime D] [--may-revoke]");
+			    "[--default-lifetime D] [--max-lifetime D] [--may-revoke] "
+			    "[--acme] [--acme-eab] [--acme-trust PATTERN]...");
 			goto out;
 		}
 		if (r != 0) {

@@ -25,6 +25,7 @@ static const struct {
 	{ "crl", cmd_crl, "sign the issuing CAs' CRLs now" },
 	{ "root", cmd_root, "root crl: sign the root's CRL (needs the root token)" },
 	{ "monitor", cmd_monitor, "check the certificates TLS endpoints serve (exit 1 if any is bad)" },
+	{ "acme", cmd_acme, "acme eab: mint an ACME External Account Binding key" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -28,6 +28,7 @@
 #include "ca/revoke_api.h"
 #include "ca/acme.h"
 #include "ca/acme_jws.h"
+#include "ca/acme_validator.h"
 #include "ca/x509util.h"
 #include "common/config.h"
 #include "common/http.h"
@@ -58,6 +59,7 @@ struct daemon {
 	struct expiry_notifier *notifier;
 	struct revoke_api *revoke;
 	struct acme_api *acme;
+	struct acme_validator *acme_validator;
 	struct renew_api *renew;
 	struct listener_cert *listener;
 	struct ocsp_service *ocsp;
@@ -383,7 +385,9 @@ static int start(struct daemon *d, struct http_server **https,
 	/* Revocations over HTTPS; CRLs signed in the background and served
 	 * from the database on the plain listener. */
 	if (revoke_api_new(d->db, d->cfg, &d->revoke, e) != 0 ||
-	    acme_api_new(d->db, d->cfg, &d->acme, e) != 0 ||
+	    acme_api_new(d->db, d->cfg, d->ca, &d->acme, e) != 0 ||
+	    acme_validator_start(d->db, d->cfg, &d->acme_validator, e) != 0 ||
+	    (acme_api_set_validator(d->acme, d->acme_validator), 0) ||
 	    renew_api_new(d->api, d->ca, d->db, d->cfg, &d->renew, e) != 0 ||
 	    crl_publisher_start(d->db, d->hsm, d->cfg, &d->crl, e) != 0)
 		goto out;
@@ -579,6 +583,7 @@ out:
 	expiry_notifier_stop(d.notifier);
 	ocsp_service_stop(d.ocsp);
 	revoke_api_free(d.revoke);
+	acme_validator_stop(d.acme_validator);
 	acme_api_free(d.acme);
 	renew_api_free(d.renew);
 	metrics_set_collector(NULL, NULL);

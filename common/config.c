@@ -1,5 +1,6 @@
 #include "common/config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
@@ -107,6 +108,30 @@ static const struct setting settings[] = {
 	  "how often signetd looks for certificates to notify, and retries notifications that failed" },
 	{ "notify_timeout", T_DURATION, S(notify_timeout), "10s", 0, 1, 60,
 	  "time limit of one webhook POST, connecting included" },
+	{ "acme_resolver", T_STRING, S(acme_resolver), NULL, 0, 0, 0,
+	  "IP or IP@PORT of the DNS server ACME validation asks (unset: the servers in /etc/resolv.conf, and /etc/hosts)" },
+	{ "acme_hosts", T_STRING, S(acme_hosts), NULL, 0, 0, 0,
+	  "name=address pairs, comma-separated (at most 64), looked up before DNS by http-01 and tls-alpn-01 validation" },
+	{ "acme_http01_port", T_INT, S(acme_http01_port), "80", 0, 1, 65535,
+	  "port http-01 validation connects to" },
+	{ "acme_tlsalpn01_port", T_INT, S(acme_tlsalpn01_port), "443", 0, 1, 65535,
+	  "port tls-alpn-01 validation connects to" },
+	{ "acme_validation_timeout", T_DURATION, S(acme_validation_timeout), "10s", 0, 1, 60,
+	  "time limit of one challenge validation, DNS lookups and connecting included" },
+	{ "acme_validation_attempts", T_INT, S(acme_validation_attempts), "1", 0, 1, 10,
+	  "attempts before a challenge is invalid" },
+	{ "acme_validation_retry", T_DURATION, S(acme_validation_retry), "2s", 0, 1, 60,
+	  "wait between attempts" },
+	{ "acme_validation_threads", T_INT, S(acme_validation_threads), "4", 0, 1, 64,
+	  "challenges validated at once by each signetd" },
+	{ "acme_order_lifetime", T_DURATION, S(acme_order_lifetime), "1d", 0, 60, 30 * DAY,
+	  "how long an order and its authorizations stay pending" },
+	{ "acme_rate_window", T_DURATION, S(acme_rate_window), "1h", 0, 60, 7 * DAY,
+	  "window of the ACME rate limits" },
+	{ "acme_rate_orders_per_account", T_INT, S(acme_rate_orders_per_account), "300", 0, 0, 1000000,
+	  "new orders per account per acme_rate_window; 0: unlimited" },
+	{ "acme_rate_orders_per_provisioner", T_INT, S(acme_rate_orders_per_provisioner), "0", 0, 0, 10000000,
+	  "new orders per provisioner per acme_rate_window; 0: unlimited" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -262,6 +287,132 @@ out:
 	return rc;
 }
 
+/* A DNS name as ACME validation accepts one: 1..253 bytes of [a-z0-9.-],
+ * labels of 1..63 bytes. */
+static int dns_name_ok(const char *s)
+{
+	size_t n = strlen(s), label = 0;
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (ch == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		    ch == '-') || ++label > 63)
+			return 0;
+	}
+	return label > 0;
+}
+
+/* A numeric IPv4 or IPv6 address. */
+static int ip_ok(const char *s)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* acme_resolver: "IP" or "IP@PORT", the form ub_ctx_set_fwd reads. */
+static int check_resolver(const char *v, struct err *e)
+{
+	char ip[64];
+	const char *at = strrchr(v, '@');
+	size_t n = at != NULL ? (size_t)(at - v) : strlen(v);
+
+	if (n == 0 || n >= sizeof(ip))
+		goto bad;
+	memcpy(ip, v, n);
+	ip[n] = '\0';
+	if (!ip_ok(ip))
+		goto bad;
+	if (at != NULL) {
+		char *end;
+		long p;
+
+		errno = 0;
+		p = strtol(at + 1, &end, 10);
+		if (errno != 0 || end == at + 1 || *end != '\0' || p < 1 ||
+		    p > 65535)
+			goto bad;
+	}
+	return 0;
+bad:
+	return err_set(e, ERR_CONFIG, "acme_resolver: \"%.80s\" is not IP or "
+	    "IP@PORT (a numeric IPv4 or IPv6 address, port 1..65535)", v);
+}
+
+/* acme_hosts: "name=address, ..." -> c->acme_host[]. */
+static int parse_acme_hosts(struct config *c, struct err *e)
+{
+	char *copy, *tok, *save = NULL;
+	int n = 0, rc = -1;
+
+	c->acme_nhosts = 0;
+	if (c->acme_hosts == NULL)
+		return 0;
+	if ((copy = strdup(c->acme_hosts)) == NULL)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		char *eq, *name, *addr;
+
+		tok = trim(tok);
+		if ((eq = strchr(tok, '=')) == NULL) {
+			err_set(e, ERR_CONFIG, "acme_hosts: \"%.300s\" is not "
+			    "name=address", tok);
+			goto out;
+		}
+		*eq = '\0';
+		name = trim(tok);
+		addr = trim(eq + 1);
+		if (!dns_name_ok(name)) {
+			err_set(e, ERR_CONFIG, "acme_hosts: \"%.260s\" is not a "
+			    "DNS name (lowercase a-z, 0-9, '-' and '.', at most "
+			    "253 bytes)", name);
+			goto out;
+		}
+		if (strlen(addr) >= sizeof(c->acme_host[0].addr) || !ip_ok(addr)) {
+			err_set(e, ERR_CONFIG, "acme_hosts: %s=\"%.60s\": the "
+			    "address is not a numeric IPv4 or IPv6 address", name,
+			    addr);
+			goto out;
+		}
+		for (int i = 0; i < n; i++)
+			if (strcmp(c->acme_host[i].name, name) == 0) {
+				err_set(e, ERR_CONFIG, "acme_hosts: %s is listed "
+				    "twice", name);
+				goto out;
+			}
+		if (n == CONFIG_MAX_ACME_HOSTS) {
+			err_set(e, ERR_CONFIG, "acme_hosts: more than %d entries",
+			    CONFIG_MAX_ACME_HOSTS);
+			goto out;
+		}
+		snprintf(c->acme_host[n].name, sizeof(c->acme_host[n].name), "%s",
+		    name);
+		snprintf(c->acme_host[n].addr, sizeof(c->acme_host[n].addr), "%s",
+		    addr);
+		n++;
+	}
+	if (n == 0) {
+		err_set(e, ERR_CONFIG, "acme_hosts: no name=address in \"%.300s\"",
+		    c->acme_hosts);
+		goto out;
+	}
+	c->acme_nhosts = n;
+	rc = 0;
+out:
+	free(copy);
+	return rc;
+}
+
 static int validate(struct config *c, struct err *e)
 {
 	char host[256];
@@ -312,6 +463,10 @@ static int validate(struct config *c, struct err *e)
 				    "spaces and control characters are not allowed");
 	}
 	if (parse_thresholds(c, e) != 0)
+		return -1;
+	if (c->acme_resolver != NULL && check_resolver(c->acme_resolver, e) != 0)
+		return -1;
+	if (parse_acme_hosts(c, e) != 0)
 		return -1;
 	/* Relying parties fetch a new CRL before nextUpdate only if one
 	 * exists by then: refresh well inside the validity. */

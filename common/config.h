@@ -13,6 +13,15 @@
 
 /* Most expiry notification thresholds (notify_thresholds). */
 #define CONFIG_MAX_THRESHOLDS 8
+/* Most name=address pairs in acme_hosts. */
+#define CONFIG_MAX_ACME_HOSTS 64
+
+/* One acme_hosts pair: a lowercase DNS name and a numeric IPv4 or IPv6
+ * address (as inet_pton reads it). */
+struct config_acme_host {
+	char name[254];
+	char addr[46];
+};
 
 struct config {
 	char *path;              /* the file this came from */
@@ -57,6 +66,21 @@ struct config {
 	int notify_nthresholds;
 	long long notify_interval;
 	long long notify_timeout;
+	/* ACME: challenge validation (ca/acme_validate), orders, rate limits. */
+	char *acme_resolver;      /* "IP" or "IP@PORT"; NULL: /etc/resolv.conf */
+	char *acme_hosts;         /* as written; parsed into: */
+	struct config_acme_host acme_host[CONFIG_MAX_ACME_HOSTS];
+	int acme_nhosts;
+	long long acme_http01_port;
+	long long acme_tlsalpn01_port;
+	long long acme_validation_timeout;
+	long long acme_validation_attempts;
+	long long acme_validation_retry;
+	long long acme_validation_threads;
+	long long acme_order_lifetime;
+	long long acme_rate_window;
+	long long acme_rate_orders_per_account;      /* 0: unlimited */
+	long long acme_rate_orders_per_provisioner;  /* 0: unlimited */
 };
 
 /* Load and validate path.  On failure e names the line, the setting and the

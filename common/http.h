@@ -29,7 +29,7 @@ struct http_response {
 	char content_type[64];
 	char *body;                /* malloc'ed; freed by the server */
 	size_t body_len;
-	char extra_headers[512];   /* "Name: value\n" lines */
+	char extra_headers[1024];  /* "Name: value\n" lines */
 	char log_detail[256];      /* added to the request's log line */
 };
 

@@ -197,6 +197,40 @@ void util_rfc3339(time_t t, char *out, size_t outlen)
 	strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+int util_parse_rfc3339(const char *s, time_t *out)
+{
+	struct tm tm;
+	const char *p;
+	long off = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	if (s == NULL || strlen(s) > 40 ||
+	    (p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+		return -1;
+	if (*p == '.') {   /* fractions of a second are dropped */
+		size_t n = strspn(p + 1, "0123456789");
+		if (n == 0 || n > 9)
+			return -1;
+		p += 1 + n;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':' &&
+	    strspn(p + 1, "0123456789") == 2 && strspn(p + 4, "0123456789") == 2) {
+		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600L +
+		    ((p[4] - '0') * 10 + (p[5] - '0')) * 60L;
+		if (*p == '-')
+			off = -off;
+		p += 6;
+	} else {
+		return -1;
+	}
+	if (*p != '\0')
+		return -1;
+	*out = timegm(&tm) - off;
+	return 0;
+}
+
 int util_is_hex(const char *s, size_t max)
 {
 	size_t n = 0;

@@ -36,6 +36,10 @@ int util_read_secret(const char *path, char *out, size_t outlen,
 /* Format t as RFC 3339 UTC ("2026-01-02T03:04:05Z"); out needs 21 bytes. */
 void util_rfc3339(time_t t, char *out, size_t outlen);
 
+/* Parse RFC 3339 ("2026-01-02T03:04:05Z", fractions and "+01:00"
+ * offsets too) into *out; -1 if s is not one. */
+int util_parse_rfc3339(const char *s, time_t *out);
+
 /* True if s is a valid lowercase-or-uppercase hex string of 1..max chars. */
 int util_is_hex(const char *s, size_t max);
 

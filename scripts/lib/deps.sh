@@ -13,6 +13,7 @@ SIGNET_DEPS=(
 	openssl procps
 	python3-yaml systemd # the renewal examples: YAML parse, systemd-analyze verify
 	prometheus # promtool: the tests check /metrics with `promtool check metrics`
+	pebble # pebble-challtestsrv: DNS, http-01 and tls-alpn-01 peers of 91_acme_validate
 	apache2-utils time # scripts/bench: ab (renew, mTLS load), /usr/bin/time -v
 )
 

@@ -16,7 +16,8 @@ jws=$SIGNET_SRC/tests/integration/acme_jws.py
 
 ca_init
 ca_start
-ca_provisioner svc --allow-dns '*.svc.test'
+ca_provisioner svc --allow-dns '*.svc.test' --acme
+ca_provisioner noacme --allow-dns '*.svc.test'
 DIR=$CA_URL/acme/svc
 E=urn:ietf:params:acme:error:
 
@@ -66,11 +67,15 @@ expect_eq "  newAccount" "$(jf 'j["newAccount"]')" "$DIR/new-account"
 expect_eq "  newOrder" "$(jf 'j["newOrder"]')" "$DIR/new-order"
 expect_eq "  revokeCert" "$(jf 'j["revokeCert"]')" "$DIR/revoke-cert"
 expect_eq "  keyChange" "$(jf 'j["keyChange"]')" "$DIR/key-change"
+expect_eq "  renewalInfo" "$(jf 'j["renewalInfo"]')" "$DIR/renewal-info"
 expect_eq "  meta.externalAccountRequired is false" \
 	"$(jf 'j["meta"]["externalAccountRequired"]')" false
 expect_eq "an unknown provisioner has no directory (404)" \
 	"$(fetch GET "$CA_URL/acme/nobody/directory")" 404
 expect_eq "  as an ACME problem" "$(jf 'j["type"]')" "${E}malformed"
+expect_eq "a provisioner without --acme has no directory (404)" \
+	"$(fetch GET "$CA_URL/acme/noacme/directory")" 404
+expect_match "  saying how to open one" "$(jf 'j["detail"]')" 'provisioner add --acme'
 
 # --- new-nonce ---
 expect_eq "HEAD new-nonce answers 200" "$(fetch HEAD "$DIR/new-nonce")" 200
@@ -204,7 +209,8 @@ expect_eq "a kid of another directory answers 400" "$(post "$CA_URL/acme/svc/acc
 expect_eq "  accountDoesNotExist" "$(jf 'j["type"]')" "${E}accountDoesNotExist"
 
 sign ES256.key ES256 "$DIR/new-order" --kid "${acct[ES256]}" --payload '{}'
-expect_eq "newOrder is not built yet: 501" "$(post "$DIR/new-order" req.json)" 501
+expect_eq "newOrder without identifiers answers 400" "$(post "$DIR/new-order" req.json)" 400
+expect_eq "  malformed" "$(jf 'j["type"]')" "${E}malformed"
 head -c 70000 /dev/zero | tr '\0' a >big.json
 expect_eq "a body over 64 KiB answers 413" "$(post "$DIR/new-account" big.json)" 413
 

@@ -11,10 +11,19 @@ usage:
       jwk unless --kid (both with --kid and --with-jwk).  ALG: ES256,
       ES384, RS256, PS256, EdDSA.  (--nonce=N: a nonce may begin with
       '-', which argparse would take for an option.)
+  acme_jws.py eab ACCOUNT_KEY KID HMAC_KEY URL [--alg HS256|HS384|HS512]
+                  [--nonce=NONCE] [--payload-key FILE]
+      prints an externalAccountBinding (RFC 8555 7.3.4): a flattened JWS,
+      MAC'ed with HMAC_KEY (base64url), over ACCOUNT_KEY's public JWK (or
+      --payload-key's, to bind the wrong key)
+  acme_jws.py keychange NEW_KEY ALG URL ACCOUNT OLD_KEY [--nonce=NONCE]
+      prints keyChange's inner JWS (RFC 8555 7.3.5), signed by NEW_KEY
+      with its jwk, payload {"account": ACCOUNT, "oldKey": OLD_KEY's JWK}
 """
 import argparse
 import base64
 import hashlib
+import hmac
 import json
 import sys
 
@@ -88,6 +97,21 @@ def main():
     s.add_argument("--payload")
     s.add_argument("--post-as-get", action="store_true")
     s.add_argument("--tamper", action="store_true")
+    b = sub.add_parser("eab")
+    b.add_argument("file")
+    b.add_argument("kid")
+    b.add_argument("hmac_key")
+    b.add_argument("url")
+    b.add_argument("--alg", default="HS256")
+    b.add_argument("--nonce")
+    b.add_argument("--payload-key")
+    c = sub.add_parser("keychange")
+    c.add_argument("file")
+    c.add_argument("alg")
+    c.add_argument("url")
+    c.add_argument("account")
+    c.add_argument("old_key")
+    c.add_argument("--nonce")
     a = ap.parse_args()
 
     if a.cmd == "keygen":
@@ -104,6 +128,33 @@ def main():
                                       serialization.NoEncryption()))
         return
     key = load(a.file)
+    if a.cmd == "eab":
+        hdr = {"alg": a.alg, "kid": a.kid, "url": a.url}
+        if a.nonce:
+            hdr["nonce"] = a.nonce
+        bound = load(a.payload_key) if a.payload_key else key
+        protected = b64url(json.dumps(hdr).encode())
+        payload = b64url(json.dumps(public_jwk(bound)).encode())
+        raw = base64.urlsafe_b64decode(a.hmac_key + "=" * (-len(a.hmac_key) % 4))
+        digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384,
+                  "HS512": hashlib.sha512}[a.alg]
+        mac = hmac.new(raw, (protected + "." + payload).encode(), digest).digest()
+        json.dump({"protected": protected, "payload": payload,
+                   "signature": b64url(mac)}, sys.stdout)
+        print()
+        return
+    if a.cmd == "keychange":
+        hdr = {"alg": a.alg, "jwk": public_jwk(key), "url": a.url}
+        if a.nonce:
+            hdr["nonce"] = a.nonce
+        protected = b64url(json.dumps(hdr).encode())
+        payload = b64url(json.dumps({"account": a.account,
+                                     "oldKey": public_jwk(load(a.old_key))}).encode())
+        sig = sign(key, a.alg, (protected + "." + payload).encode())
+        json.dump({"protected": protected, "payload": payload,
+                   "signature": b64url(sig)}, sys.stdout)
+        print()
+        return
     if a.cmd == "thumbprint":
         canon = json.dumps(public_jwk(key), sort_keys=True,
                            separators=(",", ":"))

@@ -22,6 +22,19 @@ ca_init() {
 		--http-listen "127.0.0.1:$HTTP_PORT" --public-url "$PUBLIC_URL" "$@"
 }
 
+# ca_conf_set KEY VALUE: set KEY in $CA_CONF (after ca_init, before
+# ca_start): replaces the line that sets it, else appends one (signetd
+# refuses a key set twice).
+ca_conf_set() {
+	local key=$1 value=$2
+	awk -v k="$key" -v v="$value" '
+		$0 ~ "^" k "[ \t]*=" { print k " = " v; done = 1; next }
+		{ print }
+		END { if (!done) print k " = " v }' "$CA_CONF" >"$CA_CONF.new"
+	cat "$CA_CONF.new" >"$CA_CONF" # keeps the file's mode
+	rm -f "$CA_CONF.new"
+}
+
 # ca_start [NAME]: start signetd in the background and wait until ready.
 ca_start() {
 	local name=${1:-signetd}

@@ -174,6 +174,102 @@ static void test_notify_settings(void **state)
 	}
 }
 
+static void test_acme_settings(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "acme_resolver = dns.corp\n", "acme_resolver: \"dns.corp\" is not IP or IP@PORT" },
+		{ "acme_resolver = 127.0.0.1@\n", "acme_resolver" },
+		{ "acme_resolver = 127.0.0.1@65536\n", "acme_resolver" },
+		{ "acme_resolver = [::1]@53\n", "acme_resolver" },
+		{ "acme_hosts = a.test\n", "acme_hosts: \"a.test\" is not name=address" },
+		{ "acme_hosts = a.test=1.2.3\n", "acme_hosts: a.test=\"1.2.3\"" },
+		{ "acme_hosts = A.test=1.2.3.4\n", "acme_hosts: \"A.test\" is not a DNS name" },
+		{ "acme_hosts = a..test=1.2.3.4\n", "is not a DNS name" },
+		{ "acme_hosts = =1.2.3.4\n", "is not a DNS name" },
+		{ "acme_hosts = a.test=1.2.3.4, a.test=::1\n", "a.test is listed twice" },
+		{ "acme_hosts = ,,\n", "no name=address" },
+		{ "acme_http01_port = 0\n", "acme_http01_port" },
+		{ "acme_tlsalpn01_port = 65536\n", "acme_tlsalpn01_port" },
+		{ "acme_validation_timeout = 0\n", "acme_validation_timeout" },
+		{ "acme_validation_timeout = 61s\n", "acme_validation_timeout" },
+		{ "acme_validation_attempts = 11\n", "acme_validation_attempts" },
+		{ "acme_validation_retry = 2m\n", "acme_validation_retry" },
+		{ "acme_validation_threads = 65\n", "acme_validation_threads" },
+		{ "acme_order_lifetime = 59s\n", "acme_order_lifetime" },
+		{ "acme_order_lifetime = 31d\n", "acme_order_lifetime" },
+		{ "acme_rate_window = 8d\n", "acme_rate_window" },
+		{ "acme_rate_orders_per_account = -1\n", "acme_rate_orders_per_account" },
+		{ "acme_rate_orders_per_provisioner = 10000001\n",
+		  "acme_rate_orders_per_provisioner" },
+	};
+	char many[64 * 24 + 32] = "acme_hosts = ";
+	struct config *c = NULL;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(load("", &c, &e), 0);
+	assert_null(c->acme_resolver);
+	assert_null(c->acme_hosts);
+	assert_int_equal(c->acme_nhosts, 0);
+	assert_int_equal(c->acme_http01_port, 80);
+	assert_int_equal(c->acme_tlsalpn01_port, 443);
+	assert_int_equal(c->acme_validation_timeout, 10);
+	assert_int_equal(c->acme_validation_attempts, 1);
+	assert_int_equal(c->acme_validation_retry, 2);
+	assert_int_equal(c->acme_validation_threads, 4);
+	assert_int_equal(c->acme_order_lifetime, 86400);
+	assert_int_equal(c->acme_rate_window, 3600);
+	assert_int_equal(c->acme_rate_orders_per_account, 300);
+	assert_int_equal(c->acme_rate_orders_per_provisioner, 0);
+	config_free(c);
+	c = NULL;
+	assert_int_equal(load("acme_resolver = ::1@5353\n"
+	    "acme_hosts = web.corp=10.0.0.1 , v6.corp = 2001:db8::1\n"
+	    "acme_http01_port = 8080\nacme_tlsalpn01_port = 8443\n"
+	    "acme_validation_timeout = 1m\nacme_validation_attempts = 10\n"
+	    "acme_validation_retry = 1s\nacme_validation_threads = 64\n"
+	    "acme_order_lifetime = 30d\nacme_rate_window = 7d\n"
+	    "acme_rate_orders_per_account = 0\n"
+	    "acme_rate_orders_per_provisioner = 10000000\n", &c, &e), 0);
+	assert_string_equal(c->acme_resolver, "::1@5353");
+	assert_int_equal(c->acme_nhosts, 2);
+	assert_string_equal(c->acme_host[0].name, "web.corp");
+	assert_string_equal(c->acme_host[0].addr, "10.0.0.1");
+	assert_string_equal(c->acme_host[1].name, "v6.corp");
+	assert_string_equal(c->acme_host[1].addr, "2001:db8::1");
+	assert_int_equal(c->acme_http01_port, 8080);
+	assert_int_equal(c->acme_tlsalpn01_port, 8443);
+	assert_int_equal(c->acme_validation_timeout, 60);
+	assert_int_equal(c->acme_validation_attempts, 10);
+	assert_int_equal(c->acme_validation_retry, 1);
+	assert_int_equal(c->acme_validation_threads, 64);
+	assert_int_equal(c->acme_order_lifetime, 30 * 86400);
+	assert_int_equal(c->acme_rate_window, 7 * 86400);
+	assert_int_equal(c->acme_rate_orders_per_account, 0);
+	assert_int_equal(c->acme_rate_orders_per_provisioner, 10000000);
+	config_free(c);
+	c = NULL;
+	/* 64 entries are fine, 65 are not. */
+	for (int i = 0; i < 64; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many),
+		    "%sh%d.corp=10.0.0.1", i ? "," : "", i);
+	strcat(many, "\n");
+	assert_int_equal(load(many, &c, &e), 0);
+	assert_int_equal(c->acme_nhosts, 64);
+	config_free(c);
+	c = NULL;
+	many[strlen(many) - 1] = '\0';
+	strcat(many, ",h64.corp=10.0.0.1\n");
+	assert_int_equal(load(many, &c, &e), -1);
+	assert_non_null(strstr(e.msg, "more than 64"));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(load(bad[i][0], &c, &e), -1);
+		assert_int_equal(e.kind, ERR_CONFIG);
+		if (strstr(e.msg, bad[i][1]) == NULL)
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, e.msg, bad[i][1]);
+	}
+}
+
 static void test_hostport(void **state)
 {
 	char host[64];
@@ -204,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_missing_required),
 		cmocka_unit_test(test_crl_settings),
 		cmocka_unit_test(test_notify_settings),
+		cmocka_unit_test(test_acme_settings),
 		cmocka_unit_test(test_hostport),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
