@@ -1,20 +1,17 @@
 /*
  * acme: the ACME server (RFC 8555) on the HTTPS listener, one directory per
- * provisioner at /acme/{provisioner}/.  Built so far (docs/acme.md):
- *   GET  /acme/{p}/directory        the directory (RFC 8555 7.1.1)
- *   HEAD/GET /acme/{p}/new-nonce    a Replay-Nonce (7.2): HEAD 200, GET 204
- *   POST /acme/{p}/new-account      find or create an account (7.3)
- *   POST /acme/{p}/acct/{id}        the account; update contacts,
- *                                   deactivate (7.3.2, 7.3.6); POST-as-GET
- * newOrder, revokeCert and keyChange are listed in the directory and
- * answer 501 (not built yet).  Every POST is a flattened JWS (ca/acme_jws)
- * whose url must be ca_url + the request path and whose nonce, stored in
- * PostgreSQL, is consumed once, whichever signetd on the database handed
- * it out.  Every ACME response carries a fresh Replay-Nonce; errors are
- * problem+json of type urn:ietf:params:acme:error:*.
- *
- * Every provisioner that exists has an ACME directory (no policy flag yet);
- * unknown provisioners answer 404.
+ * provisioner that has ACME on (policy "acme"; docs/acme.md):
+ *   GET  /acme/{p}/directory, HEAD/GET new-nonce, GET renewal-info/{id}
+ *   POST new-account, acct/{id}, acct/{id}/orders[/{page}], key-change,
+ *        new-order, order/{id}, order/{id}/finalize, authz/{id},
+ *        chall/{id}, cert/{serial}, revoke-cert
+ * Every POST is a flattened JWS (ca/acme_jws) whose url must be ca_url +
+ * the request path and whose nonce, stored in PostgreSQL, is consumed
+ * once, whichever signetd on the database handed it out.  Answered
+ * challenges are validated by ca/acme_validator's workers.  Every ACME
+ * response carries a fresh Replay-Nonce; errors are problem+json of type
+ * urn:ietf:params:acme:error:*.  The handlers live in ca/acme_*.c and
+ * share ca/acme_call.h.
  */
 #ifndef SIGNET_ACME_H
 #define SIGNET_ACME_H

@@ -12,6 +12,12 @@
 #define RFC3339(col) \
 	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
+/* A finalization abandoned by a signetd that died while issuing (an
+ * issuance takes well under a second; two minutes is abandoned). */
+#define STALE_FINALIZE(t) \
+	"(" t ".status = 'processing' AND " t ".finalizing_since <" \
+	" now() - interval '2 minutes' AND " t ".expires > now())"
+
 static void copy(char *dst, size_t n, PGresult *r, int row, int col)
 {
 	snprintf(dst, n, "%s", PQgetisnull(r, row, col) ? "" :
@@ -122,7 +128,8 @@ int db_acme_order_get(PGconn *c, const char *provisioner, long long id,
 	snprintf(id_s, sizeof(id_s), "%lld", id);
 	if (db_exec(c, "SELECT o.id, o.account_id,"
 	    " CASE WHEN o.status IN ('pending', 'ready') AND o.expires < now()"
-	    "  THEN 'invalid' ELSE o.status END, "
+	    "  THEN 'invalid' WHEN " STALE_FINALIZE("o") " THEN 'ready'"
+	    "  ELSE o.status END, "
 	    RFC3339("o.expires") ", " RFC3339("o.not_before") ", "
 	    RFC3339("o.not_after") ", o.identifiers::text, o.error::text,"
 	    " o.cert_serial, o.replaces,"
@@ -303,9 +310,10 @@ int db_acme_authz_deactivate(PGconn *c, long long authz, int *ok,
 int db_acme_order_begin_finalize(PGconn *c, long long order, int *ok,
     struct err *e)
 {
-	return changed(c, "UPDATE acme_orders SET status = 'processing'"
-	    " WHERE id = $1 AND status = 'ready' AND expires > now()"
-	    " RETURNING id", order, ok, e);
+	return changed(c, "UPDATE acme_orders o SET status = 'processing',"
+	    " finalizing_since = now() WHERE id = $1 AND ((status = 'ready'"
+	    " AND expires > now()) OR " STALE_FINALIZE("o") ") RETURNING id",
+	    order, ok, e);
 }
 
 int db_acme_order_end_finalize(PGconn *c, long long order,

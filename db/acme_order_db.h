@@ -107,7 +107,8 @@ int db_acme_authz_deactivate(PGconn *c, long long authz, int *ok,
     struct err *e);
 
 /* Finalization: ready -> processing (*ok 0 if the order was not ready
- * and unexpired), then processing -> valid with the certificate's serial,
+ * and unexpired; an order left processing for two minutes by a signetd
+ * that died reads as ready and may be finalized again), then processing -> valid with the certificate's serial,
  * or back to ready (serial NULL) when issuance failed. */
 int db_acme_order_begin_finalize(PGconn *c, long long order, int *ok,
     struct err *e);

@@ -22,6 +22,9 @@ CREATE TABLE acme_orders (
     error        jsonb,              -- an ACME problem, when invalid
     cert_serial  text REFERENCES certificates(serial),
     replaces     text REFERENCES certificates(serial),  -- RFC 9773
+    -- when finalization began: a signetd that died while issuing leaves
+    -- the order 'processing'; after a while it reads as ready again.
+    finalizing_since timestamptz,
     created_at   timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX acme_orders_account ON acme_orders (account_id, id);
