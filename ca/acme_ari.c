@@ -267,7 +267,7 @@ void acme_renewal_info(struct acme_call *k, const char *cert_id)
 	struct acme_ari_id id;
 	struct db_acme_ari_cert rec;
 	struct acme_ari_window w;
-	char start[32], end[32];
+	char start[32], end[32], cc[48];
 	struct err e;
 
 	if (find(k, cert_id, &id, &rec, &e) != 0) {
@@ -281,8 +281,12 @@ void acme_renewal_info(struct acme_call *k, const char *cert_id)
 	util_rfc3339(w.end, end, sizeof(end));
 	acme_reply_json(k, 200, json_pack("{s:{s:s, s:s}}", "suggestedWindow",
 	    "start", start, "end", end));
-	/* RFC 9773 4.3: when to ask again (ACME_ARI_RETRY_*). */
+	/* RFC 9773 4.3: when to ask again (ACME_ARI_RETRY_*); caches may
+	 * keep the answer as long (7).  The answer carries no nonce
+	 * (finish() in ca/acme.c). */
 	acme_retry_after(k, w.retry_after);
+	snprintf(cc, sizeof(cc), "public, max-age=%ld", (long)w.retry_after);
+	acme_add_header(k, "Cache-Control", cc);
 }
 
 int acme_ari_serial(struct acme_call *k, const char *cert_id, char *serial,

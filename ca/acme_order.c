@@ -86,6 +86,9 @@ static json_t *order_json(struct acme_call *k, const struct db_acme_order *o)
 	if (o->error_json != NULL &&
 	    (v = json_loads(o->error_json, 0, &je)) != NULL)
 		json_object_set_new(j, "error", v);
+	/* RFC 9773 5: the order echoes replaces. */
+	if (o->replaces_id[0] != '\0')
+		json_object_set_new(j, "replaces", json_string(o->replaces_id));
 	if (o->cert_serial[0] != '\0' && strcmp(o->status, "valid") == 0) {
 		acme_url(k, url, sizeof(url), "cert/%s", o->cert_serial);
 		json_object_set_new(j, "certificate", json_string(url));
@@ -290,7 +293,8 @@ static int read_replaces(struct acme_call *k, json_t *payload, char *serial,
 	serial[0] = '\0';
 	if (v == NULL)
 		return 0;
-	if (!json_is_string(v) || json_string_length(v) > 512) {
+	if (!json_is_string(v) || json_string_length(v) >= DB_ACME_CERT_ID ||
+	    strlen(json_string_value(v)) != json_string_length(v)) {
 		acme_problem(k, 400, "malformed", "replaces must be an ARI "
 		    "certificate identifier (RFC 9773)");
 		return -1;
@@ -388,7 +392,8 @@ void acme_new_order(struct acme_call *k, json_t *payload)
 		util_rfc3339(na, na_s, sizeof(na_s));
 	if (db_acme_order_create(k->c, k->prov, k->acct.id, ident_text,
 	    nb ? nb_s : NULL, na ? na_s : NULL, k->a->cfg->acme_order_lifetime,
-	    replaces[0] ? replaces : NULL, az, n, &id, &e) != 0 ||
+	    replaces[0] ? replaces : NULL, replaces[0] ? json_string_value(
+	    json_object_get(payload, "replaces")) : NULL, az, n, &id, &e) != 0 ||
 	    db_acme_order_get(k->c, k->prov, id, &o, &e) != 0) {
 		acme_problem_internal(k, &e);
 		goto out;

@@ -52,8 +52,8 @@ static void text_array(char *out, size_t n, const char *const *v, int count)
 int db_acme_order_create(PGconn *c, const char *provisioner,
     long long account, const char *identifiers_json, const char *not_before,
     const char *not_after, long lifetime, const char *replaces,
-    const struct db_acme_new_authz *az, int naz, long long *id,
-    struct err *e)
+    const char *replaces_id, const struct db_acme_new_authz *az, int naz,
+    long long *id, struct err *e)
 {
 	char acct_s[24], life_s[24], order_s[24], types[128], tokens[256];
 	int ready = 1;
@@ -66,16 +66,16 @@ int db_acme_order_create(PGconn *c, const char *provisioner,
 	if (db_begin(c, e) != 0)
 		return -1;
 	{
-		const char *p[8] = { provisioner, acct_s, ready ? "ready" :
+		const char *p[9] = { provisioner, acct_s, ready ? "ready" :
 		    "pending", life_s, identifiers_json, not_before, not_after,
-		    replaces };
+		    replaces, replaces_id };
 
 		if (db_exec(c, "INSERT INTO acme_orders (provisioner, account_id,"
 		    " status, expires, identifiers, not_before, not_after,"
-		    " replaces) VALUES ($1, $2, $3,"
+		    " replaces, replaces_id) VALUES ($1, $2, $3,"
 		    " now() + make_interval(secs => $4::bigint), $5::jsonb,"
-		    " $6::timestamptz, $7::timestamptz, $8) RETURNING id",
-		    8, p, &r, e) != 0)
+		    " $6::timestamptz, $7::timestamptz, $8, $9) RETURNING id",
+		    9, p, &r, e) != 0)
 			goto fail;
 		*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 		PQclear(r);
@@ -134,7 +134,7 @@ int db_acme_order_get(PGconn *c, const char *provisioner, long long id,
 	    RFC3339("o.not_after") ", o.identifiers::text, o.error::text,"
 	    " o.cert_serial, o.replaces,"
 	    " (SELECT string_agg(a.id::text, ',' ORDER BY a.id)"
-	    "  FROM acme_authzs a WHERE a.order_id = o.id)"
+	    "  FROM acme_authzs a WHERE a.order_id = o.id), o.replaces_id"
 	    " FROM acme_orders o WHERE o.id = $1 AND o.provisioner = $2",
 	    2, p, &r, e) != 0)
 		return -1;
@@ -150,6 +150,7 @@ int db_acme_order_get(PGconn *c, const char *provisioner, long long id,
 	copy(out->not_after, sizeof(out->not_after), r, 0, 5);
 	copy(out->cert_serial, sizeof(out->cert_serial), r, 0, 8);
 	copy(out->replaces, sizeof(out->replaces), r, 0, 9);
+	copy(out->replaces_id, sizeof(out->replaces_id), r, 0, 11);
 	if (dup_col(&out->identifiers_json, r, 0, 6, e) != 0 ||
 	    dup_col(&out->error_json, r, 0, 7, e) != 0)
 		goto out;

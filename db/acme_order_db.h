@@ -18,6 +18,7 @@
 #define DB_ACME_TOKEN 48
 #define DB_ACME_VALUE 256
 #define DB_ACME_SERIAL 48
+#define DB_ACME_CERT_ID 128
 #define DB_ACME_MAX_CHALL 3
 
 /* ---- creating an order ---- */
@@ -36,13 +37,13 @@ struct db_acme_new_authz {
  * and their challenges, in one transaction.  identifiers_json: the
  * order's identifiers as a JSON array; not_before/not_after: RFC 3339 or
  * NULL; lifetime: seconds until the order and its authorizations expire;
- * replaces: a serial or NULL.  The order is ready at once when every
+ * replaces: a serial or NULL, replaces_id the certID that named it.  The order is ready at once when every
  * authorization is valid.  *id receives the order's id. */
 int db_acme_order_create(PGconn *c, const char *provisioner,
     long long account, const char *identifiers_json, const char *not_before,
     const char *not_after, long lifetime, const char *replaces,
-    const struct db_acme_new_authz *az, int naz, long long *id,
-    struct err *e);
+    const char *replaces_id, const struct db_acme_new_authz *az, int naz,
+    long long *id, struct err *e);
 
 /* ---- reading ---- */
 
@@ -55,6 +56,7 @@ struct db_acme_order {
 	char *error_json;            /* malloc'ed, NULL if none */
 	char cert_serial[DB_ACME_SERIAL];
 	char replaces[DB_ACME_SERIAL];
+	char replaces_id[DB_ACME_CERT_ID];
 	long long *authz;            /* malloc'ed ids */
 	int nauthz;
 };

@@ -22,6 +22,7 @@ CREATE TABLE acme_orders (
     error        jsonb,              -- an ACME problem, when invalid
     cert_serial  text REFERENCES certificates(serial),
     replaces     text REFERENCES certificates(serial),  -- RFC 9773
+    replaces_id  text,               -- the ARI certID the client sent
     -- when finalization began: a signetd that died while issuing leaves
     -- the order 'processing'; after a while it reads as ready again.
     finalizing_since timestamptz,

@@ -9,15 +9,24 @@
 # both as malformed problems, never 500: no dot, padding, the base64
 # alphabet, a superfluous leading zero byte, a negative serial, a huge
 # input, the root's key identifier, an unknown serial, a pending intent,
-# another provisioner's certificate, an administrator's.
+# another provisioner's certificate, an administrator's.  Then replaces
+# (RFC 9773 5) through new-order with acme_flow.py (http-01 for
+# 127.0.0.1): an ACME-issued certificate answers renewal-info too, an
+# order replacing it by its certID issues its successor (predecessor
+# recorded), a second replacement is alreadyReplaced, and malformed or
+# foreign certIDs are refused.
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=SCRIPTDIR/ca_lib.sh
 . "$(dirname "$0")/ca_lib.sh"
 
 ca_init
+# ACME orders for 127.0.0.1 (RFC 8738: no DNS) answered by acme_flow.py.
+CH_PORT=$(free_port)
+ca_conf_set acme_http01_port "$CH_PORT"
+ca_conf_set acme_validation_timeout 5s
 ca_start
-ca_provisioner svc --allow-dns '*.svc.test' --acme
+ca_provisioner svc --allow-dns '*.svc.test' --allow-ip 127.0.0.0/8 --acme
 ca_provisioner other --allow-dns '*.svc.test' --acme
 DIR=$CA_URL/acme/svc
 E=urn:ietf:params:acme:error:
@@ -100,6 +109,8 @@ RA=$(hdr Retry-After)
 expect_match "  Retry-After is a number of seconds" "$RA" '^[0-9]+$'
 check "  Retry-After is between a minute and six hours" \
 	test "$RA" -ge 60 -a "$RA" -le 21600
+expect_eq "  cacheable for as long (RFC 9773 7)" "$(hdr Cache-Control)" "public, max-age=$RA"
+expect_eq "  without a Replay-Nonce (nothing to sign: no nonce spent)" "$(hdr Replay-Nonce)" ""
 expect_eq "HEAD renewal-info answers 200 too" \
 	"$(curl -sS --cacert "$CA_DIR/roots.pem" -I -o /dev/null -w '%{http_code}' \
 		"$DIR/renewal-info/$ID")" 200
@@ -166,5 +177,46 @@ w = json.load(open("acme.json"))["suggestedWindow"]
 ts = lambda s: calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))
 sys.exit(not (ts(w["start"]) < time.time() and ts(w["end"]) > ts(w["start"])))'
 expect_match "  with Retry-After" "$(hdr Retry-After)" '^[0-9]+$'
+
+# --- replaces (RFC 9773 5), through new-order ---
+flow=$SIGNET_SRC/tests/integration/acme_flow.py
+python3 "$SIGNET_SRC/tests/integration/acme_jws.py" keygen ec256 acct.key
+# order NAMES [flags]: an acme_flow.py order, its result in ./flow.json.
+order() {
+	python3 "$flow" --dir "$DIR/directory" --ca "$CA_DIR/roots.pem" \
+		--key acct.key order "$@" --port "$CH_PORT" >flow.json 2>flow.err
+}
+ff() {
+	python3 -c 'import json,sys; j=json.load(open("flow.json")); v=eval(sys.argv[1]); print(json.dumps(v) if isinstance(v,(list,dict,bool)) else v)' "$1"
+}
+order 127.0.0.1 --cert-out r1.pem
+expect_eq "an ACME order (http-01, 127.0.0.1) issues a certificate" \
+	"$(ff 'j.get("status")')" valid
+openssl x509 -in r1.pem -out r1-leaf.pem
+R1=$(cert_id r1-leaf.pem)
+expect_eq "renewal-info of the ACME-issued certificate answers 200" \
+	"$(fetch GET "$DIR/renewal-info/$R1")" 200
+expect_eq "  with the same window rule" "$(window_check r1-leaf.pem)" ok
+order 127.0.0.1 --replaces "$R1" --cert-out r2.pem
+expect_eq "new-order replacing it by its certID answers 201" \
+	"$(ff 'j.get("new_order_status")')" 201
+expect_eq "  and the order becomes valid" "$(ff 'j.get("status")')" valid
+expect_eq "  the order echoes replaces (RFC 9773 5)" "$(ff 'j["order_json"].get("replaces")')" "$R1"
+expect_eq "  the new certificate's predecessor is the replaced one" \
+	"$(psql_val "SELECT predecessor FROM certificates WHERE serial = '$(ff 'j.get("serial")')'")" \
+	"$(serial_of r1-leaf.pem)"
+order 127.0.0.1 --replaces "$R1"
+expect_eq "replacing it a second time: 409" "$(ff 'j.get("new_order_status")')" 409
+expect_eq "  alreadyReplaced" "$(ff 'j["new_order_body"].get("type")')" "${E}alreadyReplaced"
+order 127.0.0.1 --replaces "$AKI.$(b64u 0001)"
+expect_eq "replaces with a malformed certID: 400" "$(ff 'j.get("new_order_status")')" 400
+expect_eq "  malformed" "$(ff 'j["new_order_body"].get("type")')" "${E}malformed"
+expect_match "  naming the rule" "$(ff 'j["new_order_body"].get("detail")')" 'RFC 9773'
+order 127.0.0.1 --replaces "$ID2"
+expect_match "replaces naming another provisioner's certificate is refused (4xx)" \
+	"$(ff 'j.get("new_order_status")')" '^4[0-9][0-9]$'
+order 127.0.0.1 --replaces "$ID"
+expect_match "replaces naming a certificate this account did not order is refused (4xx)" \
+	"$(ff 'j.get("new_order_status")')" '^4[0-9][0-9]$'
 
 stop_bg signetd
