@@ -160,9 +160,13 @@ static int eab_check(struct acme_call *k, const json_t *binding, char *kid)
 	}
 	/* Unknown and another provisioner's are one answer. */
 	if (key.hmac_key == NULL || strcmp(key.provisioner, k->prov) != 0) {
+		/* The kid is echoed only if it could be one of ours: the
+		 * detail also goes to the log line. */
 		snprintf(detail, sizeof(detail), "RFC 8555 7.3.4: the "
 		    "externalAccountBinding kid %.64s is not an EAB key of "
-		    "provisioner %s (signet acme eab --provisioner %s)", id,
+		    "provisioner %s (signet acme eab --provisioner %s)",
+		    strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789-_") == strlen(id) ? id : "(not base64url)",
 		    k->prov, k->prov);
 		acme_problem(k, 401, "unauthorized", detail);
 		goto out;
@@ -193,7 +197,7 @@ void acme_new_account(struct acme_call *k, json_t *payload)
 {
 	struct db_acme_account acct;
 	char tp[ACME_THUMBPRINT_LEN + 1], *canon = NULL, *contacts = NULL;
-	char eab_kid[ACME_EAB_KID_MAX];
+	char eab_kid[ACME_EAB_KID_MAX] = "";
 	const json_t *binding;
 	int only_existing, tos, created = 0;
 	struct err e;

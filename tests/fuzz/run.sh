@@ -5,7 +5,9 @@
 # $SIGNET_BUILD_DIR or build-fuzz/ beside the source) for SECONDS
 # (-max_total_time) on a small seed corpus made here with `openssl ocsp
 # -reqout` (SHA-1 and SHA-256 CertIDs, with and without nonce, several
-# CertIDs) plus their GET forms (standard base64, %-escaped, URL-safe).
+# CertIDs) plus their GET forms (standard base64, %-escaped, URL-safe);
+# fuzz_acme_* targets start from ACME request bodies made with
+# tests/integration/acme_jws.py instead.
 # Builds nothing: configure with CC=clang ../configure --enable-fuzzing and
 # make first.  Corpus, logs and any crash artifacts go to a temp dir that
 # is kept (and named) when a target fails.  Exit 1 if any target failed,
@@ -69,17 +71,51 @@ for f in "$seeds"/*.der; do
 	printf '%s' "$b" | tr '+/' '-_' | tr -d '=' >"${f%.der}.url"
 done
 
+# ACME request bodies for fuzz_acme_jws (python3-cryptography through
+# tests/integration/acme_jws.py; without it the target starts from
+# nothing): new-account with an external account binding, keyChange with
+# its inner JWS, revokeCert, a kid-form POST-as-GET.
+jws_seeds=$work/seeds_jws
+mkdir -p "$jws_seeds"
+(
+	cd "$work/pki"
+	j=$src/tests/integration/acme_jws.py
+	u=https://ca.test/acme/p
+	python3 "$j" keygen ec256 a.key
+	python3 "$j" keygen ec384 b.key
+	python3 "$j" keygen rsa2048 r.key
+	eab=$(python3 "$j" eab a.key kid1 c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I "$u/new-account")
+	python3 "$j" sign a.key ES256 "$u/new-account" --nonce=bm9uY2U \
+		--payload "{\"termsOfServiceAgreed\":true,\"externalAccountBinding\":$eab}" >"$jws_seeds/eab.json"
+	python3 "$j" sign r.key RS256 "$u/new-account" --nonce=bm9uY2U \
+		--payload '{"contact":["mailto:a@b.test"]}' >"$jws_seeds/rsa.json"
+	inner=$(python3 "$j" keychange b.key ES384 "$u/key-change" "$u/acct/1" a.key)
+	python3 "$j" sign a.key ES256 "$u/key-change" --nonce=bm9uY2U --kid "$u/acct/1" \
+		--payload "$inner" >"$jws_seeds/keychange_kid.json"
+	python3 "$j" sign a.key ES256 "$u/key-change" --nonce=bm9uY2U \
+		--payload "$inner" >"$jws_seeds/keychange_jwk.json"
+	python3 "$j" sign a.key ES256 "$u/revoke-cert" --nonce=bm9uY2U \
+		--payload "{\"certificate\":\"$(openssl x509 -in l1.pem -outform DER | base64 -w0 | tr '+/' '-_' | tr -d '=')\",\"reason\":1}" \
+		>"$jws_seeds/revoke.json"
+	python3 "$j" sign a.key ES256 "$u/acct/1" --nonce=bm9uY2U --kid "$u/acct/1" \
+		--post-as-get >"$jws_seeds/post_as_get.json"
+) >"$work/seeds_jws.log" 2>&1 || echo "note: no ACME JWS seeds (python3-cryptography?); see $work/seeds_jws.log" >&2
+
 # ------------------------------------------------------------------- run
 failed=0
 for t in "${targets[@]}"; do
 	name=$(basename "$t")
 	corpus=$work/corpus_$name
 	mkdir -p "$corpus" "$work/artifacts_$name"
+	case $name in
+	fuzz_acme_*) seed_dir=$jws_seeds ;;
+	*) seed_dir=$seeds ;;
+	esac
 	echo "== $name for ${secs}s"
 	if "$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-max_len=12000 -print_final_stats=1 \
 		-artifact_prefix="$work/artifacts_$name/" \
-		"$corpus" "$seeds" >"$work/$name.log" 2>&1; then
+		"$corpus" "$seed_dir" >"$work/$name.log" 2>&1; then
 		grep -E '^stat::number_of_executed_units|^Done' "$work/$name.log" || true
 		echo "ok: $name"
 	else

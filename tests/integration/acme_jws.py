@@ -136,8 +136,9 @@ def main():
         protected = b64url(json.dumps(hdr).encode())
         payload = b64url(json.dumps(public_jwk(bound)).encode())
         raw = base64.urlsafe_b64decode(a.hmac_key + "=" * (-len(a.hmac_key) % 4))
-        digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384,
-                  "HS512": hashlib.sha512}[a.alg]
+        # Another alg is still MAC'ed with SHA-256: a binding that lies.
+        digest = {"HS384": hashlib.sha384,
+                  "HS512": hashlib.sha512}.get(a.alg, hashlib.sha256)
         mac = hmac.new(raw, (protected + "." + payload).encode(), digest).digest()
         json.dump({"protected": protected, "payload": payload,
                    "signature": b64url(mac)}, sys.stdout)
