@@ -158,6 +158,29 @@ python3 "$flow" --dir "$DIR" --ca "$CA_DIR/roots.pem" --key other.key post "$ord
 expect_eq "another account's order answers 403" \
 	"$(python3 -c 'import json; j=json.load(open("get.json")); print(j["status"], j["body"]["type"])')" "403 ${E}unauthorized"
 
+# --- a provisioner that trusts its policy for EAB-bound accounts ---
+ca_provisioner corp --acme-trust '*.corp.test' --allow-dns '*.corp.test' \
+	--allow-dns '*.web.test'
+CORP=$CA_URL/acme/corp/directory
+"$SIGNET" acme eab --provisioner corp --json >eab.json
+python3 "$jws" keygen ec256 bound.key
+python3 "$flow" --dir "$CORP" --ca "$CA_DIR/roots.pem" --key bound.key \
+	--eab-kid "$(python3 -c 'import json; print(json.load(open("eab.json"))["kid"])')" \
+	--eab-key "$(python3 -c 'import json; print(json.load(open("eab.json"))["hmac_key"])')" \
+	order svc.corp.test --challenge none --cert-out corp.pem >flow.json
+expect_eq "an EAB-bound account's order for a trusted name is ready without a challenge" \
+	"$(jf 'j["new_order_body"]["status"]')" ready
+expect_eq "  its authorization was created valid" "$(jf 'j["authz"][0]["status"]')" valid
+expect_eq "  and it is issued" "$(jf 'j.get("status")')" valid
+python3 "$flow" --dir "$CORP" --ca "$CA_DIR/roots.pem" --key bound.key \
+	order x.web.test --challenge none --skip-finalize >flow.json
+expect_eq "  a name the policy allows but does not trust still needs a challenge" \
+	"$(jf 'j["new_order_body"]["status"]')" pending
+python3 "$flow" --dir "$CORP" --ca "$CA_DIR/roots.pem" --key other.key \
+	order svc.corp.test --challenge none --skip-finalize >flow.json
+expect_eq "an account without a binding must prove control of a trusted name too" \
+	"$(jf 'j["new_order_body"]["status"]')" pending
+
 # --- the account's orders list ---
 acct_url=$(python3 "$flow" --dir "$DIR" --ca "$CA_DIR/roots.pem" --key acct.key account)
 python3 "$flow" --dir "$DIR" --ca "$CA_DIR/roots.pem" --key acct.key post "$acct_url/orders" \
