@@ -102,12 +102,31 @@ void acme_reply_json(struct acme_call *k, int status, json_t *j)
 void acme_problem(struct acme_call *k, int status, const char *type,
     const char *detail)
 {
+	acme_problem_sub(k, status, type, detail, NULL);
+}
+
+json_t *acme_subproblem(const char *type, const char *detail,
+    const char *ident_type, const char *ident_value)
+{
+	char urn[96];
+
+	snprintf(urn, sizeof(urn), ERR_PREFIX "%s", type);
+	return json_pack("{s:s, s:s, s:{s:s, s:s}}", "type", urn, "detail",
+	    detail, "identifier", "type", ident_type, "value", ident_value);
+}
+
+void acme_problem_sub(struct acme_call *k, int status, const char *type,
+    const char *detail, json_t *subproblems)
+{
 	char urn[96], *text;
 	json_t *j, *algs;
 
 	snprintf(urn, sizeof(urn), ERR_PREFIX "%s", type);
 	j = json_pack("{s:s, s:s, s:i}", "type", urn, "detail", detail,
 	    "status", status);
+	if (subproblems != NULL && j != NULL)
+		json_object_set(j, "subproblems", subproblems);
+	json_decref(subproblems);
 	/* badSignatureAlgorithm lists the accepted algorithms (6.7.1). */
 	if (j != NULL && strcmp(type, "badSignatureAlgorithm") == 0 &&
 	    (algs = json_array()) != NULL) {
@@ -174,19 +193,19 @@ long long acme_parse_id(const char *s)
 	return strtoll(s, NULL, 10);
 }
 
-int acme_random_token(char out[48], struct err *e)
+/* nbytes random bytes, base64url, into out (n bytes with the NUL). */
+static int random_b64(size_t nbytes, char *out, size_t n, struct err *e)
 {
 	unsigned char raw[32];
 	char *b64 = NULL;
 	size_t len = 0;
 	cjose_err ce;
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
+	if (nbytes > sizeof(raw) || RAND_bytes(raw, (int)nbytes) != 1)
 		return err_ossl(e, ERR_INTERNAL, "RAND_bytes");
-	if (!cjose_base64url_encode(raw, sizeof(raw), &b64, &len, &ce) ||
-	    len >= 48) {
+	if (!cjose_base64url_encode(raw, nbytes, &b64, &len, &ce) || len >= n) {
 		free(b64);
-		return err_set(e, ERR_INTERNAL, "token encoding failed");
+		return err_set(e, ERR_INTERNAL, "random value encoding failed");
 	}
 	memcpy(out, b64, len);
 	out[len] = '\0';
@@ -194,26 +213,18 @@ int acme_random_token(char out[48], struct err *e)
 	return 0;
 }
 
+int acme_random_token(char out[48], struct err *e)
+{
+	return random_b64(32, out, 48, e);
+}
+
 /* ---- nonces, directory ---- */
 
 /* A fresh nonce: 16 random bytes, base64url (RFC 8555 6.5.1), recorded. */
 static int new_nonce(struct acme_call *k, char out[32], struct err *e)
 {
-	unsigned char raw[16];
-	char *b64 = NULL;
-	size_t len = 0;
-	cjose_err ce;
-
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		return err_ossl(e, ERR_INTERNAL, "RAND_bytes");
-	if (!cjose_base64url_encode(raw, sizeof(raw), &b64, &len, &ce) ||
-	    len >= 32) {
-		free(b64);
-		return err_set(e, ERR_INTERNAL, "nonce encoding failed");
-	}
-	memcpy(out, b64, len);
-	out[len] = '\0';
-	free(b64);
+	if (random_b64(16, out, 32, e) != 0)
+		return -1;
 	return db_acme_nonce_add(k->c, out, ACME_NONCE_TTL, e);
 }
 

@@ -227,14 +227,15 @@ void acme_new_account(struct acme_call *k, json_t *payload)
 			goto out;
 		}
 	} else {
-		if (contacts_json(k, payload, &contacts) != 0)
-			goto out;
-		/* A key that has an account gets it back as before (7.3.1),
-		 * whatever binding the request carries. */
+		/* A key that has an account gets it back as before, whatever
+		 * else the request carries: the server MUST ignore its fields
+		 * (7.3.1), contacts and binding included. */
 		if (db_acme_account_by_key(k->c, k->prov, tp, &acct, &e) == 0) {
 			created = 0;
 		} else if (e.kind != ERR_NOTFOUND) {
 			acme_problem_internal(k, &e);
+			goto out;
+		} else if (contacts_json(k, payload, &contacts) != 0) {
 			goto out;
 		} else if (binding != NULL) {
 			/* Verified and bound even where the policy does not
@@ -279,8 +280,8 @@ out:
 void acme_account(struct acme_call *k, long long id, json_t *payload)
 {
 	struct db_acme_account acct;
-	const char *key, *status = NULL;
-	char *contacts = NULL, detail[96];
+	const char *status = NULL;
+	char *contacts = NULL;
 	json_t *v;
 	struct err e;
 
@@ -294,20 +295,18 @@ void acme_account(struct acme_call *k, long long id, json_t *payload)
 		account_reply(k, 200, &k->acct, 0);
 		goto out;
 	}
-	json_object_foreach(payload, key, v) {
-		if (strcmp(key, "status") == 0) {
-			status = json_string_value(v);
-			if (status == NULL || strcmp(status, "deactivated") != 0) {
-				acme_problem(k, 400, "malformed", "RFC 8555 7.3.6: a client may "
-				    "only set status to \"deactivated\"");
-				goto out;
-			}
-		} else if (strcmp(key, "contact") != 0 &&
-		    strcmp(key, "termsOfServiceAgreed") != 0 &&
-		    strcmp(key, "orders") != 0) {
-			snprintf(detail, sizeof(detail), "account field %.32s cannot "
-			    "be updated", key);
-			acme_problem(k, 400, "malformed", detail);
+	/* RFC 8555 7.3.2: fields a client may not change (orders,
+	 * termsOfServiceAgreed, ones signet does not know) are ignored;
+	 * status may only become "deactivated" (7.3.6), and naming the
+	 * current one changes nothing. */
+	v = json_object_get(payload, "status");
+	if (v != NULL) {
+		status = json_string_value(v);
+		if (status != NULL && strcmp(status, k->acct.status) == 0) {
+			status = NULL;
+		} else if (status == NULL || strcmp(status, "deactivated") != 0) {
+			acme_problem(k, 400, "malformed", "RFC 8555 7.3.6: a client may "
+			    "only set status to \"deactivated\"");
 			goto out;
 		}
 	}

@@ -56,6 +56,12 @@ struct acme_call {
 /* ACME problem (RFC 8555 6.7) of type (without the urn prefix). */
 void acme_problem(struct acme_call *k, int status, const char *type,
     const char *detail);
+/* The same with subproblems (RFC 8555 6.7.1; a JSON array, its
+ * reference taken; NULL for none), each made by acme_subproblem. */
+void acme_problem_sub(struct acme_call *k, int status, const char *type,
+    const char *detail, json_t *subproblems);
+json_t *acme_subproblem(const char *type, const char *detail,
+    const char *ident_type, const char *ident_value);
 /* A failure of the database or of signet itself: 503 for
  * ERR_UNAVAILABLE, 500 otherwise, logged. */
 void acme_problem_internal(struct acme_call *k, const struct err *e);

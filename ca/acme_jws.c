@@ -168,6 +168,15 @@ int acme_jws_parse_json(const json_t *doc, enum acme_jws_kind kind,
 		    "ES256, ES384, RS256, PS256");
 		goto out;
 	}
+	/* RFC 7515 4.1.11: a JWS naming critical extensions the recipient
+	 * does not understand is invalid; signet understands none (b64
+	 * included, RFC 7797, which would change the signing input). */
+	if (json_object_get(j->hdr, "crit") != NULL ||
+	    json_object_get(j->hdr, "b64") != NULL) {
+		err_set(e, ERR_INVALID, "RFC 7515 4.1.11: protected header of %s "
+		    "names extensions (crit, b64) signet does not support", name);
+		goto out;
+	}
 	j->nonce = json_string_value(json_object_get(j->hdr, "nonce"));
 	j->url = json_string_value(json_object_get(j->hdr, "url"));
 	j->kid = json_string_value(json_object_get(j->hdr, "kid"));
@@ -193,8 +202,13 @@ int acme_jws_parse_json(const json_t *doc, enum acme_jws_kind kind,
 		}
 		break;
 	case ACME_JWS_INNER:
-		/* 7.3.5: the new key as jwk; a nonce MAY be there (and is
-		 * not checked: the outer JWS carries the request's). */
+		/* 7.3.5: the new key as jwk, and the inner JWS MUST omit the
+		 * nonce (the outer JWS carries the request's). */
+		if (json_object_get(j->hdr, "nonce") != NULL) {
+			err_set(e, ERR_INVALID, "RFC 8555 7.3.5: the inner JWS must "
+			    "omit the nonce");
+			goto out;
+		}
 		if (j->jwk == NULL || json_object_get(j->hdr, "kid") != NULL) {
 			err_set(e, ERR_INVALID, "RFC 8555 7.3.5: the inner JWS is "
 			    "signed by the new key given as jwk, without a kid");

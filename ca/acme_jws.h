@@ -42,7 +42,7 @@ enum acme_jws_kind {
 	 * exactly one of jwk and kid. */
 	ACME_JWS_REQUEST,
 	/* keyChange's inner JWS (7.3.5): alg of acme_jws_algs, a url, the
-	 * new key as jwk, no kid; a nonce may be there and is ignored. */
+	 * new key as jwk, no kid, no nonce. */
 	ACME_JWS_INNER,
 	/* newAccount's externalAccountBinding (7.3.4): alg of acme_eab_algs,
 	 * a url, the EAB key id as kid, no jwk, no nonce. */

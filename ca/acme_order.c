@@ -51,9 +51,15 @@ static json_t *chall_json(struct acme_call *k, const struct db_acme_chall *ch)
 static json_t *authz_json(struct acme_call *k, const struct db_acme_authz *a)
 {
 	json_t *j, *chs = json_array();
+	/* RFC 8555 7.1.4: a valid authorization lists the challenge that
+	 * was validated, an invalid one the challenge that failed (none, for
+	 * a name the policy trusts); other states list them all. */
+	const char *only = strcmp(a->status, "valid") == 0 ? "valid" :
+	    strcmp(a->status, "invalid") == 0 ? "invalid" : NULL;
 
 	for (int i = 0; chs != NULL && i < a->nchall; i++)
-		json_array_append_new(chs, chall_json(k, &a->chall[i]));
+		if (only == NULL || strcmp(a->chall[i].status, only) == 0)
+			json_array_append_new(chs, chall_json(k, &a->chall[i]));
 	j = json_pack("{s:{s:s, s:s}, s:s, s:s, s:o}", "identifier", "type",
 	    a->type, "value", a->value, "status", a->status, "expires",
 	    a->expires, "challenges", chs);
@@ -136,12 +142,15 @@ struct ident {
 
 /* The payload's identifiers: 1..SAN_MAX of {"type": "dns"|"ip",
  * "value"}, normalized, duplicates dropped, each allowed by the policy.
- * A problem has been answered on -1. */
+ * Identifiers that are refused are all named, as subproblems (RFC 8555
+ * 6.7.1).  A problem has been answered on -1. */
 static int read_identifiers(struct acme_call *k, json_t *payload,
     struct ident *out, int *n)
 {
 	json_t *v = json_object_get(payload, "identifiers"), *x;
+	json_t *subs = NULL;
 	char detail[SAN_VALUE_MAX + 160];
+	int nsubs = 0;
 	struct err e;
 	size_t i;
 
@@ -157,10 +166,14 @@ static int read_identifiers(struct acme_call *k, json_t *payload,
 		acme_problem(k, 400, "rejectedIdentifier", detail);
 		return -1;
 	}
+	if ((subs = json_array()) == NULL) {
+		acme_problem(k, 500, "serverInternal", "out of memory");
+		return -1;
+	}
 	json_array_foreach(v, i, x) {
 		const char *type = json_string_value(json_object_get(x, "type"));
 		json_t *jv = json_object_get(x, "value");
-		const char *value = json_string_value(jv);
+		const char *value = json_string_value(jv), *base;
 		struct ident id;
 		int dup = 0;
 
@@ -171,29 +184,37 @@ static int read_identifiers(struct acme_call *k, json_t *payload,
 			snprintf(detail, sizeof(detail), "identifier %zu must be "
 			    "{\"type\", \"value\"} strings", i);
 			acme_problem(k, 400, "malformed", detail);
-			return -1;
+			goto fail;
 		}
 		if (strcmp(type, "dns") != 0 && strcmp(type, "ip") != 0) {
 			snprintf(detail, sizeof(detail), "identifier %zu: type %.32s is "
 			    "not supported (dns, ip)", i, type);
 			acme_problem(k, 400, "unsupportedIdentifier", detail);
-			return -1;
+			goto fail;
 		}
 		id.san.type = type[0] == 'd' ? SAN_DNS : SAN_IP;
 		id.wildcard = id.san.type == SAN_DNS && strncmp(value, "*.", 2) == 0;
-		if (san_normalize(id.san.type, value, id.san.value, &e) != 0 ||
-		    (id.wildcard && strchr(id.san.value + 2, '*') != NULL) ||
-		    (!id.wildcard && strchr(id.san.value, '*') != NULL)) {
-			snprintf(detail, sizeof(detail), "identifier %zu (%.64s) is not "
-			    "a valid %s name", i, value, type);
-			acme_problem(k, 400, "rejectedIdentifier", detail);
-			return -1;
-		}
-		if (policy_check_name(k->pol, &id.san, &e) != 0) {
-			snprintf(detail, sizeof(detail), "the provisioner's policy does "
-			    "not allow %s", id.san.value);
-			acme_problem(k, 400, "rejectedIdentifier", detail);
-			return -1;
+		base = id.san.value + (id.wildcard ? 2 : 0);
+		detail[0] = '\0';
+		/* Clients older than RFC 8738 send addresses as dns. */
+		if (id.san.type == SAN_DNS &&
+		    san_normalize(SAN_IP, value, id.san.value, &e) == 0)
+			snprintf(detail, sizeof(detail), "%.64s is an IP address: use "
+			    "type \"ip\" (RFC 8738)", value);
+		else if (san_normalize(id.san.type, value, id.san.value, &e) != 0 ||
+		    (id.san.type == SAN_DNS &&
+		    !util_dns_name_ok(base, strlen(base))))
+			snprintf(detail, sizeof(detail), "%.64s is not a valid %s "
+			    "identifier (host names of letters, digits and '-'; a "
+			    "wildcard only as a whole first label)", value, type);
+		else if (policy_check_name(k->pol, &id.san, &e) != 0)
+			snprintf(detail, sizeof(detail), "the provisioner's policy "
+			    "does not allow %s", id.san.value);
+		if (detail[0] != '\0') {
+			json_array_append_new(subs, acme_subproblem("rejectedIdentifier",
+			    detail, type, value));
+			nsubs++;
+			continue;
 		}
 		for (int j = 0; j < *n; j++)
 			dup |= out[j].san.type == id.san.type &&
@@ -201,7 +222,21 @@ static int read_identifiers(struct acme_call *k, json_t *payload,
 		if (!dup)
 			out[(*n)++] = id;
 	}
+	if (nsubs > 0) {
+		if (nsubs == 1)
+			snprintf(detail, sizeof(detail), "%s", json_string_value(
+			    json_object_get(json_array_get(subs, 0), "detail")));
+		else
+			snprintf(detail, sizeof(detail), "%d identifiers are refused "
+			    "(see subproblems)", nsubs);
+		acme_problem_sub(k, 400, "rejectedIdentifier", detail, subs);
+		return -1;
+	}
+	json_decref(subs);
 	return 0;
+fail:
+	json_decref(subs);
+	return -1;
 }
 
 /* The longest lifetime the policy allows, seconds. */

@@ -26,6 +26,8 @@
 #include <openssl/x509v3.h>
 #include <unbound.h>
 
+#include "common/util.h"
+
 /* RFC 8737 6.2: the ALPN protocol name, and 6.1: id-pe-acmeIdentifier. */
 #define ACME_TLS_1 "acme-tls/1"
 #define OID_ACME_IDENTIFIER "1.3.6.1.5.5.7.1.31"
@@ -126,30 +128,6 @@ static int b64url_chars(const char *s, size_t len)
 	return 1;
 }
 
-/* A DNS identifier: 1..253 bytes of [a-z0-9.-], labels of 1..63 bytes
- * (no empty label: no leading, trailing or double dot). */
-static int dns_name_ok(const char *s, size_t n)
-{
-	size_t label = 0;
-
-	if (n == 0 || n > 253)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-
-		if (ch == '.') {
-			if (label == 0)
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-') || ++label > 63)
-			return 0;
-	}
-	return label > 0;
-}
-
 static int check_ident(const char *ident_type, const char *ident_value,
     struct ident *id, const char **atype, struct err *e)
 {
@@ -163,7 +141,7 @@ static int check_ident(const char *ident_type, const char *ident_value,
 	if (strcmp(ident_type, "dns") == 0) {
 		char shown[64 + 4];
 
-		if (!dns_name_ok(ident_value, n)) {
+		if (!util_dns_name_ok(ident_value, n)) {
 			printable(ident_value, n, shown, 64);
 			return fail(atype, "rejectedIdentifier", e, "identifier "
 			    "\"%s\" is not a DNS name (1..253 bytes of lowercase "

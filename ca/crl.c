@@ -1,10 +1,12 @@
 #include "ca/crl.h"
 
 #include <errno.h>
+#include <limits.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,85 +159,172 @@ out:
 	return rc;
 }
 
+/* Where one encoded entry sits in the builder's buffer, and its sort key.
+ * An X509_REVOKED with its serial, time and extension is about 340 bytes
+ * of heap; its encoding about 45, and this 12. */
+struct crl_ix {
+	uint32_t off;              /* of the entry's DER in buf */
+	/* The first four bytes of the serial's INTEGER content, big-endian,
+	 * zero-padded: most comparisons end here, without reading buf. */
+	uint32_t head;
+	uint8_t len;               /* of the entry's DER */
+	uint8_t at;                /* where the serial's content starts in it */
+	uint8_t slen;              /* and its length */
+};
+
 struct crl_builder {
-	X509_CRL *crl;
-	/* Reused from entry to entry: X509_REVOKED copies what it is given. */
+	X509_CRL *crl;             /* borrowed */
+	/* Two entries reused from one to the next, encoded at once and
+	 * never kept: one without extensions (reason unspecified), one with
+	 * a reasonCode.  Two, because an X509_REVOKED whose only extension
+	 * is deleted keeps an empty list, which would be encoded. */
+	X509_REVOKED *bare, *coded;
+	int reason;                /* coded's reasonCode; -1 before the first */
 	ASN1_INTEGER *serial;
 	ASN1_TIME *when;
+	ASN1_ENUMERATED *code;
+	/* The entries' DER, in the order added. */
+	unsigned char *buf;
+	size_t used, cap;
+	struct crl_ix *ix;
+	size_t n, ix_cap;
 };
 
 int crl_builder_new(X509_CRL *crl, struct crl_builder **out, struct err *e)
 {
 	struct crl_builder *b = calloc(1, sizeof(*b));
 
-	if (b == NULL || (b->serial = ASN1_INTEGER_new()) == NULL ||
-	    (b->when = ASN1_TIME_new()) == NULL) {
+	if (b == NULL || (b->bare = X509_REVOKED_new()) == NULL ||
+	    (b->coded = X509_REVOKED_new()) == NULL ||
+	    (b->serial = ASN1_INTEGER_new()) == NULL ||
+	    (b->when = ASN1_TIME_new()) == NULL ||
+	    (b->code = ASN1_ENUMERATED_new()) == NULL) {
 		crl_builder_free(b);
 		return err_set(e, ERR_INTERNAL, "out of memory");
 	}
 	b->crl = crl;
+	b->reason = -1;
 	*out = b;
 	return 0;
+}
+
+/* The entries' memory, given back as soon as crl_finish has used it. */
+static void drop_entries(struct crl_builder *b)
+{
+	free(b->buf);
+	free(b->ix);
+	b->buf = NULL;
+	b->ix = NULL;
+	b->used = b->cap = b->n = b->ix_cap = 0;
 }
 
 void crl_builder_free(struct crl_builder *b)
 {
 	if (b == NULL)
 		return;
+	drop_entries(b);
+	X509_REVOKED_free(b->bare);
+	X509_REVOKED_free(b->coded);
 	ASN1_INTEGER_free(b->serial);
 	ASN1_TIME_free(b->when);
+	ASN1_ENUMERATED_free(b->code);
 	free(b);
+}
+
+/* Room for need more elements of size in *p (cap elements now).  Doubles:
+ * past malloc's mmap threshold realloc moves pages rather than bytes, and
+ * the part not yet written is not resident. */
+static int grow(void **p, size_t *cap, size_t used, size_t need, size_t size)
+{
+	size_t ncap = *cap != 0 ? *cap : 4096;
+	void *np;
+
+	if (used + need <= *cap)
+		return 0;
+	while (ncap < used + need)
+		ncap *= 2;
+	if ((np = realloc(*p, ncap * size)) == NULL)
+		return -1;
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+/* coded's reasonCode, re-made only when it changes. */
+static int set_reason(struct crl_builder *b, int reason)
+{
+	if (reason == b->reason)
+		return 1;
+	b->reason = -1;            /* unknown if this fails half way */
+	if (ASN1_ENUMERATED_set(b->code, reason) != 1 ||
+	    X509_REVOKED_add1_ext_i2d(b->coded, NID_crl_reason, b->code, 0,
+	    X509V3_ADD_REPLACE) != 1)
+		return 0;
+	b->reason = reason;
+	return 1;
 }
 
 int crl_builder_add(struct crl_builder *b, const char *serial_hex,
     time_t revoked_at, int reason, struct err *e)
 {
-	X509_REVOKED *rev = NULL;
-	ASN1_ENUMERATED *rc_enum = NULL;
-	unsigned char bytes[SERIAL_HEX_MAX / 2 + 1];
+	/* unspecified is encoded by leaving reasonCode out (RFC 5280
+	 * 5.3.1: SHOULD be absent rather than unspecified). */
+	X509_REVOKED *rev = reason == CRL_REASON_UNSPECIFIED ? b->bare : b->coded;
+	unsigned char bytes[SERIAL_HEX_MAX / 2 + 1], *p;
+	const unsigned char *q;
 	char even[SERIAL_HEX_MAX + 1];
+	struct crl_ix *ix;
 	size_t n, len = 0;
-	int rc = -1;
+	long slen;
+	int dlen, tag, cls;
 
 	/* The serial's bytes from its hex, without leading zero bytes: DER
 	 * wants the INTEGER minimal. */
 	while (serial_hex[0] == '0' && serial_hex[1] != '\0')
 		serial_hex++;
 	if (!util_is_hex(serial_hex, 40) ||
-	    (n = strlen(serial_hex)) + 1 >= sizeof(even)) {
-		err_set(e, ERR_INTERNAL, "CRL entry: serial \"%.40s\" is not hex",
-		    serial_hex);
-		goto out;
-	}
+	    (n = strlen(serial_hex)) + 1 >= sizeof(even))
+		return err_set(e, ERR_INTERNAL, "CRL entry: serial \"%.40s\" is "
+		    "not hex", serial_hex);
 	snprintf(even, sizeof(even), "%s%s", n % 2 ? "0" : "", serial_hex);
 	if (OPENSSL_hexstr2buf_ex(bytes, sizeof(bytes), &len, even, '\0') != 1 ||
 	    ASN1_STRING_set(b->serial, bytes, (int)len) != 1 ||
 	    ASN1_TIME_set(b->when, revoked_at) == NULL ||
-	    (rev = X509_REVOKED_new()) == NULL ||
 	    X509_REVOKED_set_serialNumber(rev, b->serial) != 1 ||
-	    X509_REVOKED_set_revocationDate(rev, b->when) != 1) {
-		err_ossl(e, ERR_INTERNAL, "CRL entry %.40s", serial_hex);
-		goto out;
-	}
-	/* unspecified is encoded by leaving reasonCode out (RFC 5280
-	 * 5.3.1: SHOULD be absent rather than unspecified). */
-	if (reason != CRL_REASON_UNSPECIFIED &&
-	    ((rc_enum = ASN1_ENUMERATED_new()) == NULL ||
-	    ASN1_ENUMERATED_set(rc_enum, reason) != 1 ||
-	    X509_REVOKED_add1_ext_i2d(rev, NID_crl_reason, rc_enum, 0, 0) != 1)) {
-		err_ossl(e, ERR_INTERNAL, "CRL entry %.40s reasonCode", serial_hex);
-		goto out;
-	}
-	if (X509_CRL_add0_revoked(b->crl, rev) != 1) {
-		err_ossl(e, ERR_INTERNAL, "CRL entry %.40s", serial_hex);
-		goto out;
-	}
-	rev = NULL;
-	rc = 0;
-out:
-	ASN1_ENUMERATED_free(rc_enum);
-	X509_REVOKED_free(rev);
-	return rc;
+	    X509_REVOKED_set_revocationDate(rev, b->when) != 1 ||
+	    (rev == b->coded && set_reason(b, reason) != 1) ||
+	    (dlen = i2d_X509_REVOKED(rev, NULL)) <= 0)
+		return err_ossl(e, ERR_INTERNAL, "CRL entry %.40s", serial_hex);
+	/* Offsets are 32 bits: 4 GiB of entries is far past the 2 GiB an
+	 * OpenSSL encoding can hold anyway. */
+	if (dlen > UINT8_MAX || b->used + (size_t)dlen > UINT32_MAX)
+		return err_set(e, ERR_INTERNAL, "CRL too large at entry %.40s",
+		    serial_hex);
+	if (grow((void **)&b->buf, &b->cap, b->used, (size_t)dlen, 1) != 0 ||
+	    grow((void **)&b->ix, &b->ix_cap, b->n, 1, sizeof(*b->ix)) != 0)
+		return err_set(e, ERR_INTERNAL, "out of memory");
+	p = b->buf + b->used;
+	if (i2d_X509_REVOKED(rev, &p) != dlen)
+		return err_ossl(e, ERR_INTERNAL, "CRL entry %.40s", serial_hex);
+	/* The serial's content within the encoding, found by OpenSSL's own
+	 * header reader: the entry's SEQUENCE, then its first element. */
+	q = b->buf + b->used;
+	if ((ASN1_get_object(&q, &slen, &tag, &cls, dlen) & 0x80) != 0 ||
+	    (ASN1_get_object(&q, &slen, &tag, &cls,
+	    dlen - (q - (b->buf + b->used))) & 0x80) != 0 ||
+	    tag != V_ASN1_INTEGER || slen < 1 || slen > UINT8_MAX)
+		return err_ossl(e, ERR_INTERNAL, "CRL entry %.40s", serial_hex);
+	ix = &b->ix[b->n];
+	ix->off = (uint32_t)b->used;
+	ix->len = (uint8_t)dlen;
+	ix->at = (uint8_t)(q - (b->buf + b->used));
+	ix->slen = (uint8_t)slen;
+	ix->head = 0;
+	for (long i = 0; i < 4; i++)
+		ix->head = ix->head << 8 | (i < slen ? q[i] : 0);
+	b->used += (size_t)dlen;
+	b->n++;
+	return 0;
 }
 
 struct tbs_sig {
@@ -322,122 +411,188 @@ out:
 	return rc;
 }
 
-static int cmp_revoked(const void *a, const void *b)
+/* Serial order (ASN1_INTEGER_cmp's, X509_CRL_sort's): for the positive,
+ * minimal INTEGERs serials are, the longer content is the larger number,
+ * and at equal length the bytes decide.  Ties (never in signet: serials
+ * are unique) keep the order added. */
+static int cmp_ix(const void *pa, const void *pb, void *arg)
 {
-	return ASN1_INTEGER_cmp(
-	    X509_REVOKED_get0_serialNumber(*(X509_REVOKED *const *)a),
-	    X509_REVOKED_get0_serialNumber(*(X509_REVOKED *const *)b));
+	const struct crl_ix *a = pa, *b = pb;
+	const unsigned char *buf = arg;
+	int c;
+
+	if (a->slen != b->slen)
+		return a->slen < b->slen ? -1 : 1;
+	if (a->head != b->head)
+		return a->head < b->head ? -1 : 1;
+	if (a->slen > 4 && (c = memcmp(buf + a->off + a->at + 4,
+	    buf + b->off + b->at + 4, a->slen - 4u)) != 0)
+		return c;
+	return a->off < b->off ? -1 : a->off > b->off;
 }
 
 struct half {
-	X509_REVOKED **v;
+	struct crl_ix *v;
 	size_t n;
+	unsigned char *buf;
 };
 
 static void *sort_half(void *arg)
 {
 	struct half *h = arg;
 
-	qsort(h->v, h->n, sizeof(*h->v), cmp_revoked);
+	qsort_r(h->v, h->n, sizeof(*h->v), cmp_ix, h->buf);
 	return NULL;
 }
 
-/* Entries in serial order, as `openssl ca` writes them: a reader may
- * search, and two CRLs of the same state encode alike.  Two halves
- * sorted at once on two threads and merged (what X509_CRL_sort does on
- * one): a million entries take the longest part of a CRL's building. */
-static int sort_entries(X509_CRL *crl, struct err *e)
+/* revokedCertificates (RFC 5280 5.1), in serial order as `openssl ca`
+ * writes it (a reader may search, and two CRLs of the same state encode
+ * alike), as a SEQUENCE-typed value: its whole encoding, header and all,
+ * which OpenSSL writes out as it is.  The index is sorted in two halves
+ * at once on two threads (a million entries are the longest part of a
+ * CRL's building), and the halves merged straight into the value.  The
+ * builder's entries are freed as soon as they are copied, so that one
+ * copy of them exists at a time. */
+static int sorted_entries(struct crl_builder *b, ASN1_STRING **out,
+    struct err *e)
 {
-	STACK_OF(X509_REVOKED) *sk = X509_CRL_get_REVOKED(crl);
-	size_t n = sk != NULL ? (size_t)sk_X509_REVOKED_num(sk) : 0;
-	X509_REVOKED **v;
 	struct half lo, hi;
 	pthread_t t;
-	int threaded;
-	size_t i = 0, j, k = 0;
+	ASN1_STRING *s = NULL;
+	unsigned char *v = NULL, *p;
+	size_t i, j;
+	int total, threaded, rc = -1;
 
-	if (n < 2)
-		return 0;
-	if ((v = malloc(n * sizeof(*v))) == NULL)
-		return err_set(e, ERR_INTERNAL, "out of memory");
-	for (i = 0; i < n; i++)
-		v[i] = sk_X509_REVOKED_value(sk, (int)i);
-	lo.v = v;
-	lo.n = n / 2;
-	hi.v = v + n / 2;
-	hi.n = n - n / 2;
-	threaded = n >= 4096 && pthread_create(&t, NULL, sort_half, &hi) == 0;
+	if (b->used > INT_MAX ||
+	    (total = ASN1_object_size(1, (int)b->used, V_ASN1_SEQUENCE)) < 0) {
+		err_set(e, ERR_INTERNAL, "CRL too large: %zu entries", b->n);
+		goto out;
+	}
+	if ((s = ASN1_STRING_type_new(V_ASN1_SEQUENCE)) == NULL ||
+	    (v = OPENSSL_malloc((size_t)total)) == NULL) {
+		err_set(e, ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	lo.v = b->ix;
+	lo.n = b->n / 2;
+	hi.v = b->ix + lo.n;
+	hi.n = b->n - lo.n;
+	lo.buf = hi.buf = b->buf;
+	threaded = b->n >= 4096 && pthread_create(&t, NULL, sort_half, &hi) == 0;
 	sort_half(&lo);
 	if (threaded)
 		pthread_join(t, NULL);
 	else
 		sort_half(&hi);
-	/* Merged straight back into the CRL's own list. */
-	for (i = 0, j = 0; i < lo.n || j < hi.n; k++)
-		(void)sk_X509_REVOKED_set(sk, (int)k, j >= hi.n || (i < lo.n &&
-		    cmp_revoked(&lo.v[i], &hi.v[j]) <= 0) ? lo.v[i++] : hi.v[j++]);
-	free(v);
-	return 0;
+	/* The SEQUENCE OF's identifier and length, by OpenSSL. */
+	p = v;
+	ASN1_put_object(&p, 1, (int)b->used, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+	for (i = 0, j = 0; i < lo.n || j < hi.n;) {
+		const struct crl_ix *x = j >= hi.n || (i < lo.n &&
+		    cmp_ix(&lo.v[i], &hi.v[j], b->buf) <= 0) ? &lo.v[i++] :
+		    &hi.v[j++];
+
+		memcpy(p, b->buf + x->off, x->len);
+		p += x->len;
+	}
+	drop_entries(b);
+	ASN1_STRING_set0(s, v, total);
+	v = NULL;
+	*out = s;
+	s = NULL;
+	rc = 0;
+out:
+	OPENSSL_free(v);
+	ASN1_STRING_free(s);
+	return rc;
 }
 
-static void *free_crl(void *arg)
+/* tbsCertList, encoded by OpenSSL: the CRL's own fields encoded without
+ * entries and read back as a SEQUENCE of values (the universal ones as
+ * such, the [0] EXPLICIT crlExtensions as V_ASN1_OTHER holding its whole
+ * encoding; both written back unchanged), with the entries put in after
+ * nextUpdate, before the extensions. */
+static int encode_tbs(struct crl_builder *b, unsigned char **tbs,
+    size_t *tbs_len, struct err *e)
 {
-	X509_CRL_free(arg);
+	ASN1_SEQUENCE_ANY *seq = NULL;
+	ASN1_TYPE *list = NULL;
+	ASN1_STRING *s = NULL;
+	unsigned char *bare = NULL;
+	const unsigned char *p;
+	int bare_len, n, at, rc = -1;
+
+	*tbs = NULL;
+	if ((bare_len = i2d_re_X509_CRL_tbs(b->crl, &bare)) <= 0 ||
+	    (p = bare, seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p, bare_len)) == NULL) {
+		err_ossl(e, ERR_INTERNAL, "encoding CRL");
+		goto out;
+	}
+	/* No entries: no revokedCertificates at all (RFC 5280 5.1.2.6: the
+	 * list MUST be absent, not empty). */
+	if (b->n > 0) {
+		if ((list = ASN1_TYPE_new()) == NULL) {
+			err_set(e, ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+		if (sorted_entries(b, &s, e) != 0)
+			goto out;
+		ASN1_TYPE_set(list, V_ASN1_SEQUENCE, s);
+		s = NULL;
+		for (at = 0; at < sk_ASN1_TYPE_num(seq) &&
+		    ASN1_TYPE_get(sk_ASN1_TYPE_value(seq, at)) != V_ASN1_OTHER;
+		    at++)
+			;
+		if (sk_ASN1_TYPE_insert(seq, list, at) == 0) {
+			err_set(e, ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+		list = NULL;
+	}
+	if ((n = i2d_ASN1_SEQUENCE_ANY(seq, tbs)) <= 0) {
+		err_ossl(e, ERR_INTERNAL, "encoding CRL");
+		goto out;
+	}
+	*tbs_len = (size_t)n;
+	rc = 0;
+out:
+	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+	ASN1_TYPE_free(list);
+	ASN1_STRING_free(s);
+	OPENSSL_free(bare);
+	return rc;
+}
+
+int crl_finish(struct crl_builder *b, const struct crl_key *key,
+    unsigned char **der, size_t *len, struct err *e)
+{
+	struct tbs_sig ts;
+	const X509_ALGOR *alg = NULL;
+	unsigned char *tbs = NULL;
+	size_t tbs_len = 0;
+	int rc = -1;
+
+	memset(&ts, 0, sizeof(ts));
+	*der = NULL;
+	/* The list is encoded once, here, and that encoding is both what
+	 * is signed and what goes out (X509_CRL_sign + i2d_X509_CRL would
+	 * encode it twice more). */
+	if (encode_tbs(b, &tbs, &tbs_len, e) != 0)
+		goto out;
+	ts.tbs = tbs;
+	ts.tbs_len = tbs_len;
+	if (with_key(key, sign_tbs, &ts, e) != 0)
+		goto out;
+	X509_CRL_get0_signature(b->crl, NULL, &alg);
+	rc = assemble(&tbs, tbs_len, alg, ts.sig, ts.sig_len, der, len, e);
+out:
+	drop_entries(b);
+	OPENSSL_free(ts.sig);
+	OPENSSL_free(tbs);
 #ifdef __GLIBC__
 	/* Hand the pages back: a daemon keeps running after a large CRL. */
 	malloc_trim(0);
 #endif
-	return NULL;
-}
-
-int crl_finish(X509_CRL **crl, const struct crl_key *key, unsigned char **der,
-    size_t *len, struct err *e)
-{
-	struct tbs_sig ts;
-	const X509_ALGOR *alg = NULL;
-	X509_ALGOR *alg_copy = NULL;
-	unsigned char *tbs = NULL;
-	pthread_t freer;
-	int tbs_len, freeing = 0, rc = -1;
-
-	memset(&ts, 0, sizeof(ts));
-	*der = NULL;
-	if (sort_entries(*crl, e) != 0)
-		goto out;
-	/* The list is encoded once, here, and that encoding is both what
-	 * is signed and what goes out (X509_CRL_sign + i2d_X509_CRL would
-	 * encode it twice more). */
-	X509_CRL_get0_signature(*crl, NULL, &alg);
-	if ((alg_copy = X509_ALGOR_dup(alg)) == NULL ||
-	    (tbs_len = i2d_re_X509_CRL_tbs(*crl, &tbs)) <= 0) {
-		err_ossl(e, ERR_INTERNAL, "encoding CRL");
-		goto out;
-	}
-	/* The structure of a large CRL is several times its encoding, and
-	 * freeing a million entries (in sorted, not allocation, order) takes
-	 * a while: another thread lets it go while this one signs. */
-	freeing = pthread_create(&freer, NULL, free_crl, *crl) == 0;
-	if (!freeing)
-		free_crl(*crl);
-	*crl = NULL;
-	ts.tbs = tbs;
-	ts.tbs_len = (size_t)tbs_len;
-	if (with_key(key, sign_tbs, &ts, e) != 0)
-		goto out;
-	/* Gone (and its pages handed back) before the CRL's DER is made:
-	 * the peak stays the structure plus one encoding. */
-	if (freeing) {
-		pthread_join(freer, NULL);
-		freeing = 0;
-	}
-	rc = assemble(&tbs, (size_t)tbs_len, alg_copy, ts.sig, ts.sig_len, der,
-	    len, e);
-out:
-	if (freeing)
-		pthread_join(freer, NULL);
-	X509_ALGOR_free(alg_copy);
-	OPENSSL_free(ts.sig);
-	OPENSSL_free(tbs);
 	return rc;
 }
 
@@ -488,7 +643,7 @@ int crl_generate(PGconn *c, X509 *issuer, int issuer_id, struct hsm_key *key,
 		goto fail;
 	out->entries = (int)n;
 	out->t_list = since(&t);
-	if (crl_finish(&crl, &k, &der, &len, e) != 0)
+	if (crl_finish(b, &k, &der, &len, e) != 0)
 		goto fail;
 	out->t_sign = since(&t);
 	if (db_crl_store(c, issuer_id, out->number, der, len,

@@ -47,20 +47,26 @@ struct crl_key {
 int crl_new(X509 *issuer, long long number, time_t this_update,
     time_t next_update, const struct crl_key *key, X509_CRL **out,
     struct err *e);
-/* Adds entries to a CRL, reusing what it can from one to the next (a CRL
- * may list a million).  crl is borrowed. */
+/* Adds entries to a CRL.  Each entry is encoded (by OpenSSL) as it comes
+ * and only its encoding kept, about 45 bytes of it and a 12-byte index
+ * (an X509_REVOKED would take some 340): a CRL may list a million.  crl
+ * is borrowed and must outlive the builder.  Free with crl_builder_free
+ * (safe with NULL). */
 struct crl_builder;
 int crl_builder_new(X509_CRL *crl, struct crl_builder **out, struct err *e);
 void crl_builder_free(struct crl_builder *b);
-/* Add one entry (serial in hex, as signet stores it). */
+/* Add one entry (serial in hex, as signet stores it).  On failure nothing
+ * is added and the builder stays usable. */
 int crl_builder_add(struct crl_builder *b, const char *serial_hex,
     time_t revoked_at, int reason, struct err *e);
-/* Sort the entries, sign with key (the digest x509_sign_md picks) and
- * encode: *der (OPENSSL_malloc'ed, *len bytes) is the signed CRL.  The
- * structure is freed (*crl set to NULL) as soon as it is encoded; after
- * a failure, free *crl if it is not NULL. */
-int crl_finish(X509_CRL **crl, const struct crl_key *key, unsigned char **der,
-    size_t *len, struct err *e);
+/* The CRL of b's X509_CRL with b's entries in serial order, signed with
+ * key (the digest x509_sign_md picks, the algorithm crl_new set): *der
+ * (OPENSSL_malloc'ed, *len bytes) is the signed CRL, the bytes OpenSSL
+ * would encode for that X509_CRL with those entries X509_CRL_sort'ed.
+ * The entries are freed as they are used, success or not: b is empty
+ * afterwards and still has to be freed, as has the X509_CRL. */
+int crl_finish(struct crl_builder *b, const struct crl_key *key,
+    unsigned char **der, size_t *len, struct err *e);
 
 struct crl_result {
 	long long number;

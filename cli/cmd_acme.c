@@ -24,8 +24,11 @@
 #define EAB_KID_BYTES 16
 #define EAB_KEY_BYTES 32
 
-/* base64url of n random bytes into out (size outn); raw (if not NULL)
- * receives the bytes. */
+/* base64url of n random bytes into out (size outn); raw receives the
+ * bytes.  The text never begins with '-': clients take it on their
+ * command line (certbot --eab-kid, lego --hmac), where a leading '-'
+ * reads as an option.  (Drawing again drops well under a bit of the
+ * key's 256.) */
 static int random_b64(unsigned char *raw, size_t n, char *out, size_t outn,
     struct err *e)
 {
@@ -34,12 +37,19 @@ static int random_b64(unsigned char *raw, size_t n, char *out, size_t outn,
 	cjose_err ce;
 	int rc = -1;
 
-	if (RAND_bytes(raw, (int)n) != 1)
-		return err_ossl(e, ERR_INTERNAL, "RAND_bytes");
-	if (!cjose_base64url_encode(raw, n, &b64, &len, &ce) || len >= outn) {
-		err_set(e, ERR_INTERNAL, "base64url encoding failed");
-		goto out;
-	}
+	do {
+		if (b64 != NULL)
+			OPENSSL_cleanse(b64, len);
+		free(b64);
+		b64 = NULL;
+		if (RAND_bytes(raw, (int)n) != 1)
+			return err_ossl(e, ERR_INTERNAL, "RAND_bytes");
+		if (!cjose_base64url_encode(raw, n, &b64, &len, &ce) ||
+		    len >= outn) {
+			err_set(e, ERR_INTERNAL, "base64url encoding failed");
+			goto out;
+		}
+	} while (len > 0 && b64[0] == '-');
 	memcpy(out, b64, len);
 	out[len] = '\0';
 	rc = 0;

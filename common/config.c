@@ -287,30 +287,6 @@ out:
 	return rc;
 }
 
-/* A DNS name as ACME validation accepts one: 1..253 bytes of [a-z0-9.-],
- * labels of 1..63 bytes. */
-static int dns_name_ok(const char *s)
-{
-	size_t n = strlen(s), label = 0;
-
-	if (n == 0 || n > 253)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-
-		if (ch == '.') {
-			if (label == 0)
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-') || ++label > 63)
-			return 0;
-	}
-	return label > 0;
-}
-
 /* A numeric IPv4 or IPv6 address. */
 static int ip_ok(const char *s)
 {
@@ -372,7 +348,7 @@ static int parse_acme_hosts(struct config *c, struct err *e)
 		*eq = '\0';
 		name = trim(tok);
 		addr = trim(eq + 1);
-		if (!dns_name_ok(name)) {
+		if (!util_dns_name_ok(name, strlen(name))) {
 			err_set(e, ERR_CONFIG, "acme_hosts: \"%.260s\" is not a "
 			    "DNS name (lowercase a-z, 0-9, '-' and '.', at most "
 			    "253 bytes)", name);

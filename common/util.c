@@ -231,6 +231,28 @@ int util_parse_rfc3339(const char *s, time_t *out)
 	return 0;
 }
 
+int util_dns_name_ok(const char *s, size_t n)
+{
+	size_t label = 0;
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (ch == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		    ch == '-') || ++label > 63)
+			return 0;
+	}
+	return label > 0;
+}
+
 int util_is_hex(const char *s, size_t max)
 {
 	size_t n = 0;

@@ -40,6 +40,10 @@ void util_rfc3339(time_t t, char *out, size_t outlen);
  * offsets too) into *out; -1 if s is not one. */
 int util_parse_rfc3339(const char *s, time_t *out);
 
+/* 1 if s (n bytes) is a lowercase DNS name: 1..253 bytes of [a-z0-9.-],
+ * labels of 1..63 bytes (no leading, trailing or double dot). */
+int util_dns_name_ok(const char *s, size_t n);
+
 /* True if s is a valid lowercase-or-uppercase hex string of 1..max chars. */
 int util_is_hex(const char *s, size_t max);
 

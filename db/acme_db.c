@@ -161,7 +161,8 @@ int db_acme_account_update(PGconn *c, const char *provisioner, long long id,
 	int rc;
 
 	snprintf(id_s, sizeof(id_s), "%lld", id);
-	/* Only a valid account changes; the audit entry records what did. */
+	/* Only a valid account changes; the audit entry records what did.
+	 * (acme_orders and acme_authzs are migration 007's.) */
 	if (db_exec(c,
 	    "WITH upd AS (UPDATE acme_accounts SET"
 	    "  contacts = COALESCE($3::jsonb, contacts),"
@@ -173,7 +174,14 @@ int db_acme_account_update(PGconn *c, const char *provisioner, long long id,
 	    "  SELECT 'acme:' || $1::text, CASE WHEN $4::text IS NULL"
 	    "  THEN 'acme.account.update' ELSE 'acme.account.deactivate' END,"
 	    "  id::text, jsonb_build_object('provisioner', $1::text,"
-	    "  'contacts', contacts::jsonb) FROM upd)"
+	    "  'contacts', contacts::jsonb) FROM upd),"
+	    /* RFC 8555 7.3.6: a deactivated account's pending work ends. */
+	    " ord AS (UPDATE acme_orders SET status = 'invalid'"
+	    "  WHERE $4::text IS NOT NULL AND account_id IN (SELECT id FROM upd)"
+	    "  AND status IN ('pending', 'ready') RETURNING id),"
+	    " az AS (UPDATE acme_authzs SET status = 'deactivated'"
+	    "  WHERE $4::text IS NOT NULL AND account_id IN (SELECT id FROM upd)"
+	    "  AND status = 'pending' RETURNING id)"
 	    " SELECT id, status, jwk, contacts, eab FROM upd", 4, p, &r, e) != 0)
 		return -1;
 	if (PQntuples(r) == 1) {

@@ -340,7 +340,11 @@ int db_acme_orders_page(PGconn *c, long long account, long offset, int limit,
 	snprintf(a_s, sizeof(a_s), "%lld", account);
 	snprintf(o_s, sizeof(o_s), "%ld", offset);
 	snprintf(l_s, sizeof(l_s), "%d", limit + 1);
+	/* RFC 8555 7.1.2.1: invalid orders (and expired ones, which read as
+	 * invalid) are left out. */
 	if (db_exec(c, "SELECT id FROM acme_orders WHERE account_id = $1"
+	    " AND status <> 'invalid' AND NOT (status IN ('pending', 'ready')"
+	    " AND expires < now())"
 	    " ORDER BY id DESC OFFSET $2 LIMIT $3", 3, p, &r, e) != 0)
 		return -1;
 	rows = PQntuples(r);

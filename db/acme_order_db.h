@@ -119,7 +119,7 @@ int db_acme_order_end_finalize(PGconn *c, long long order,
 
 /* ---- the account's orders, ownership, rate limits ---- */
 
-/* Order ids of account, newest first, from offset; at most limit into
+/* Order ids of account that are not invalid, newest first, from offset; at most limit into
  * ids; *more 1 if there are further ones. */
 int db_acme_orders_page(PGconn *c, long long account, long offset, int limit,
     long long *ids, int *n, int *more, struct err *e);

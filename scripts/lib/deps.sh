@@ -7,7 +7,7 @@ SIGNET_DEPS=(
 	libssl-dev libp11-dev libp11-kit-dev softhsm2 opensc
 	libpq-dev postgresql
 	libmicrohttpd-dev libgnutls28-dev gnutls-bin
-	libcurl4-openssl-dev libunbound-dev libjansson-dev libcjose-dev
+	libcurl4-openssl-dev libunbound-dev libevent-dev libjansson-dev libcjose-dev
 	libcmocka-dev clang libclang-rt-14-dev
 	curl nginx-light wrk golang-cfssl libnss3-tools python3-cryptography
 	openssl procps
@@ -15,6 +15,7 @@ SIGNET_DEPS=(
 	prometheus # promtool: the tests check /metrics with `promtool check metrics`
 	pebble # pebble-challtestsrv: DNS, http-01 and tls-alpn-01 peers of 91_acme_validate
 	apache2-utils time # scripts/bench: ab (renew, mTLS load), /usr/bin/time -v
+	certbot lego uacme # real ACME clients against signetd (93_acme_clients; pebble above: their DNS, the bench's ACME peer)
 )
 
 # Print the packages of SIGNET_DEPS that are not installed, one a line.

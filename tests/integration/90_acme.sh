@@ -211,6 +211,12 @@ expect_eq "  accountDoesNotExist" "$(jf 'j["type"]')" "${E}accountDoesNotExist"
 sign ES256.key ES256 "$DIR/new-order" --kid "${acct[ES256]}" --payload '{}'
 expect_eq "newOrder without identifiers answers 400" "$(post "$DIR/new-order" req.json)" 400
 expect_eq "  malformed" "$(jf 'j["type"]')" "${E}malformed"
+for extra in '{"crit":["foo"],"foo":1}' '{"b64":false,"crit":["b64"]}'; do
+	sign ES256.key ES256 "${acct[ES256]}" --kid "${acct[ES256]}" --post-as-get --extra-header "$extra"
+	expect_eq "a JWS with critical extensions $extra answers 400 (RFC 7515 4.1.11)" \
+		"$(post "${acct[ES256]}" req.json)" 400
+	expect_eq "  malformed" "$(jf 'j["type"]')" "${E}malformed"
+done
 head -c 70000 /dev/zero | tr '\0' a >big.json
 expect_eq "a body over 64 KiB answers 413" "$(post "$DIR/new-account" big.json)" 413
 
@@ -224,8 +230,12 @@ expect_eq "  a later request with its kid answers 401" "$(post "${acct[PS256]}" 
 expect_eq "  unauthorized" "$(jf 'j["type"]')" "${E}unauthorized"
 sign PS256.key PS256 "$DIR/new-account" --payload '{}'
 expect_eq "  new-account with its key answers 401" "$(post "$DIR/new-account" req.json)" 401
-sign ES384.key ES384 "${acct[ES384]}" --kid "${acct[ES384]}" --payload '{"status":"valid"}'
-expect_eq "a client cannot set status valid (400)" "$(post "${acct[ES384]}" req.json)" 400
+sign ES384.key ES384 "${acct[ES384]}" --kid "${acct[ES384]}" --payload '{"status":"revoked"}'
+expect_eq "a client cannot set status revoked (400)" "$(post "${acct[ES384]}" req.json)" 400
+sign ES384.key ES384 "${acct[ES384]}" --kid "${acct[ES384]}" --payload '{"status":"valid","orders":"x","unknownField":1}'
+expect_eq "the current status and fields a client cannot change are ignored (200, RFC 8555 7.3.2)" \
+	"$(post "${acct[ES384]}" req.json)" 200
+expect_eq "  still valid" "$(jf 'j["status"]')" valid
 
 # --- two signetd on one database ---
 https2=$(free_port)

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Real ACME clients from Debian against signetd on loopback: certbot
-# (standalone http-01), lego (http-01, tls-alpn-01, and dns-01 through its
-# `exec` provider) and uacme (http-01 through its hook).  Each gets a
+# (standalone http-01, two names), lego (http-01, tls-alpn-01, and dns-01
+# for a name and its wildcard through its `exec` provider) and uacme
+# (http-01 through its hook; also an IP address).  Each gets a
 # certificate that verifies against signet's root and carries the names
-# it asked for, renews it (a new serial), and revokes it; the revocation
-# shows over OCSP at the URL in the certificate's AIA.
+# it asked for, renews it (a new serial), and revokes it (by account, and
+# with uacme also by the certificate's key); the revocation shows over
+# OCSP at the URL in the certificate's AIA, with the reason given.
+# lego 4.9.1 asks for an IP address as a "dns" identifier: refused.
 #
 # Names: every *.acme.test resolves to 127.0.0.1 through signet's own
 # resolver setting (acme_resolver = pebble-challtestsrv's DNS server, which
@@ -52,7 +55,7 @@ ca_conf_set acme_http01_port "$HTTP01_PORT"
 ca_conf_set acme_tlsalpn01_port "$TLSALPN_PORT"
 ca_conf_set acme_validation_timeout 10s
 ca_start
-ca_provisioner clients --allow-dns '*.acme.test' --acme
+ca_provisioner clients --allow-dns '*.acme.test' --allow-ip 127.0.0.0/8 --acme
 DIR=$CA_URL/acme/clients/directory
 ROOTS=$CA_DIR/roots.pem
 check "the ACME directory answers" curl -fsS --cacert "$ROOTS" -o directory.json "$DIR"
@@ -67,10 +70,12 @@ leaf_of() {
 chain_of() {
 	awk '/-----BEGIN CERTIFICATE-----/ { n++ } n > 1' "$1" >"$2"
 }
-# sans_of CERT: its DNS names, sorted, one line, comma-separated.
+# sans_of CERT: its DNS names and IP addresses, sorted, one line,
+# comma-separated.
 sans_of() {
 	openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null |
-		grep -o 'DNS:[^, ]*' | sed 's/^DNS://' | sort | paste -sd, -
+		grep -Eo '(DNS|IP Address):[^, ]*' | sed -E 's/^(DNS|IP Address)://' |
+		LC_ALL=C sort | paste -sd, -
 }
 # cert_checks LABEL CERT CHAIN NAMES: verifies against signet's root
 # through CHAIN, and carries exactly NAMES (sorted, comma-separated).
@@ -102,14 +107,13 @@ ocsp_revoked() {
 		-CAfile "$ROOTS" -no_nonce -resp_text 2>&1 | tail -20
 	return 1
 }
-# ocsp_reason CERT ISSUER: the revocation reason OCSP gives ("" if none).
+# ocsp_reason ISSUER CERT: the revocation reason OCSP gives ("" if none).
 ocsp_reason() {
 	openssl ocsp -issuer "$1" -cert "$2" -url "$(openssl x509 -in "$2" -noout -ocsp_uri)" \
 		-CAfile "$ROOTS" -no_nonce -timeout 5 2>/dev/null |
 		awk '$1 == "Reason:" { print $2; exit }'
 }
-# revocation_checks LABEL CERT ISSUER: OCSP says good before and revoked
-# after (the caller revokes in between with REVOKE...).
+# ocsp_good_check LABEL CERT ISSUER: OCSP says good.
 ocsp_good_check() {
 	expect_eq "$1: OCSP (URL from the AIA) says good" "$(ocsp_status "$2" "$3")" good
 }
@@ -160,36 +164,46 @@ cleanup) exec curl -fsS --max-time 10 -d "{\"host\":\"\$2\"}" http://127.0.0.1:$
 esac
 HOOK
 chmod +x lego-dns-hook.sh
+# The exec provider solves one name at a time, EXEC_SEQUENCE_INTERVAL
+# (60 s by default) apart.
 lego=(env LEGO_CA_CERTIFICATES="$ROOTS" EXEC_PATH="$PWD/lego-dns-hook.sh"
-	EXEC_POLLING_INTERVAL=1 EXEC_PROPAGATION_TIMEOUT=30
+	EXEC_POLLING_INTERVAL=1 EXEC_PROPAGATION_TIMEOUT=30 EXEC_SEQUENCE_INTERVAL=1
 	lego --server "$DIR" --accept-tos --email ops@acme.test --path "$PWD/lego")
 for kind in http tls dns; do
 	name=l-$kind.acme.test
+	names=$name
+	doms=(-d "$name")
 	case $kind in
 	http) how=(--http --http.port "127.0.0.1:$HTTP01_PORT") label="lego http-01" ;;
 	tls) how=(--tls --tls.port "127.0.0.1:$TLSALPN_PORT") label="lego tls-alpn-01" ;;
-	dns) how=(--dns exec --dns.disable-cp --dns.resolvers "127.0.0.1:$DNS_PORT") label="lego dns-01" ;;
+	dns)
+		# A name and its wildcard: two TXT values at one _acme-challenge name.
+		how=(--dns exec --dns.disable-cp --dns.resolvers "127.0.0.1:$DNS_PORT")
+		label="lego dns-01"
+		doms+=(-d "*.$name")
+		names="*.$name,$name"
+		;;
 	esac
 	crt=$PWD/lego/certificates/$name.crt
-	check "$label: lego run for $name" timeout "$T" "${lego[@]}" -d "$name" "${how[@]}" run
+	check "$label: lego run for $names" timeout "$T" "${lego[@]}" "${doms[@]}" "${how[@]}" run
 	if [ ! -s "$crt" ]; then
 		fail "$label: lego saved a certificate" "no $crt"
 		continue
 	fi
 	leaf_of "$crt" "lego-$kind-1.pem"
-	cert_checks "$label" "lego-$kind-1.pem" "$PWD/lego/certificates/$name.issuer.crt" "$name"
+	cert_checks "$label" "lego-$kind-1.pem" "$PWD/lego/certificates/$name.issuer.crt" "$names"
 	check "$label: lego renew --days 365 --no-random-sleep" timeout "$T" "${lego[@]}" \
-		-d "$name" "${how[@]}" renew --days 365 --no-random-sleep
+		"${doms[@]}" "${how[@]}" renew --days 365 --no-random-sleep
 	leaf_of "$crt" "lego-$kind-2.pem"
 	s1=$(serial_of "lego-$kind-1.pem")
 	s2=$(serial_of "lego-$kind-2.pem")
 	check "$label: the renewed certificate has a new serial ($s1 -> $s2)" test "$s1" != "$s2"
-	cert_checks "$label renewed" "lego-$kind-2.pem" "$PWD/lego/certificates/$name.issuer.crt" "$name"
+	cert_checks "$label renewed" "lego-$kind-2.pem" "$PWD/lego/certificates/$name.issuer.crt" "$names"
 	leaf_of "$PWD/lego/certificates/$name.issuer.crt" "lego-$kind-issuer.pem"
 	ocsp_good_check "$label" "lego-$kind-2.pem" "lego-$kind-issuer.pem"
 	reason=0
 	[ "$kind" = tls ] && reason=5 # cessationOfOperation
-	check "$label: lego revoke --reason $reason" timeout "$T" "${lego[@]}" -d "$name" \
+	check "$label: lego revoke --reason $reason" timeout "$T" "${lego[@]}" "${doms[@]}" \
 		revoke --keep --reason "$reason"
 	check "$label: OCSP says revoked" ocsp_revoked "lego-$kind-2.pem" "lego-$kind-issuer.pem"
 	if [ "$kind" = tls ]; then
@@ -199,6 +213,12 @@ for kind in http tls dns; do
 	expect_eq "$label: OCSP still says good for the certificate it renewed" \
 		"$(ocsp_status "lego-$kind-1.pem" "lego-$kind-issuer.pem")" good
 done
+
+# lego 4.9.1 predates RFC 8738: it asks for an IP address as a "dns"
+# identifier, which signet refuses (as pebble does).
+check_fails "lego 4.9.1 for 127.0.0.1 (a dns identifier holding an IP address) is refused" \
+	timeout "$T" "${lego[@]}" -d 127.0.0.1 --http --http.port "127.0.0.1:$HTTP01_PORT" run
+expect_match "  with an ACME problem" "$(cat "$CHECK_OUT")" 'urn:ietf:params:acme:error:(rejectedIdentifier|malformed)'
 
 # ======================================================================
 # uacme: http-01 through its hook, the file served by python3 http.server
@@ -251,11 +271,28 @@ RUN
 		check "uacme: the renewed certificate has a new serial ($s1 -> $s2)" test "$s1" != "$s2"
 		cert_checks "uacme renewed" uacme-2.pem uacme-chain.pem u.acme.test
 		leaf_of uacme-chain.pem uacme-issuer.pem
+		# The renewed-away certificate, revoked by its own key (a JWS with
+		# the certificate's jwk, not the account's kid; RFC 8555 7.6).
+		# uacme renames the file it revoked: give it a copy.
+		cp uacme-1.pem uacme/revoke-1.pem
+		check "uacme -r 4 revoke CERT CERTKEY (signed with the certificate's key)" "${ua[@]}" \
+			-r 4 revoke "$PWD/uacme/revoke-1.pem" "$PWD/uacme/conf/private/u.acme.test/key.pem"
+		check "uacme: OCSP says revoked for the first certificate" ocsp_revoked uacme-1.pem uacme-issuer.pem
+		expect_eq "uacme: OCSP gives the reason asked for" \
+			"$(ocsp_reason uacme-issuer.pem uacme-1.pem)" superseded
 		ocsp_good_check "uacme" uacme-2.pem uacme-issuer.pem
-		check "uacme revoke" "${ua[@]}" revoke "$uc"
+		check "uacme revoke (signed with the account key)" "${ua[@]}" revoke "$uc"
 		check "uacme: OCSP says revoked" ocsp_revoked uacme-2.pem uacme-issuer.pem
 	else
 		fail "uacme saved a certificate" "no $uc"
+	fi
+	# An IP identifier (RFC 8738): signetd connects to the address itself.
+	ui=$PWD/uacme/conf/127.0.0.1/cert.pem
+	check "uacme issue 127.0.0.1 (an ip identifier, http-01)" "${ua[@]}" issue 127.0.0.1
+	if [ -s "$ui" ]; then
+		leaf_of "$ui" uacme-ip.pem
+		chain_of "$ui" uacme-ip-chain.pem
+		cert_checks "uacme ip" uacme-ip.pem uacme-ip-chain.pem 127.0.0.1
 	fi
 	stop_bg uacme-www
 fi

@@ -120,6 +120,22 @@ got=$(date -u -d "$na" +%s)
 expect_eq "  the certificate ends at the asked notAfter (within a minute)" \
 	"$(( got - want < 120 && want - got < 120 ))" 1
 
+python3 "$flow" --dir "$DIR" --ca "$CA_DIR/roots.pem" --key acct.key post \
+	"$CA_URL/acme/web/new-order" --payload '{"identifiers":[{"type":"dns","value":"127.0.0.1"}]}' >bad.json
+expect_match "an address sent as a dns identifier is refused, saying to use ip" \
+	"$(python3 -c 'import json; j=json.load(open("bad.json")); print(j["status"], j["body"]["detail"])')" \
+	'^400 .*use type "ip"'
+
+python3 "$flow" --dir "$DIR" --ca "$CA_DIR/roots.pem" --key acct.key post \
+	"$CA_URL/acme/web/new-order" --payload '{"identifiers":[{"type":"dns","value":"bad_name.web.test"}]}' >bad.json
+expect_eq "a name that is no host name (underscore) is refused: rejectedIdentifier" \
+	"$(python3 -c 'import json; j=json.load(open("bad.json")); print(j["status"], j["body"]["type"])')" "400 ${E}rejectedIdentifier"
+python3 "$flow" --dir "$DIR" --ca "$CA_DIR/roots.pem" --key acct.key post \
+	"$CA_URL/acme/web/new-order" --payload '{"identifiers":[{"type":"dns","value":"x.other.test"},{"type":"dns","value":"ok.web.test"},{"type":"ip","value":"10.9.9.9"}]}' >bad.json
+expect_eq "several refused identifiers are each named in subproblems (RFC 8555 6.7.1)" \
+	"$(python3 -c 'import json; j=json.load(open("bad.json"))["body"]; print(j["type"], [(s["type"].rsplit(":",1)[1], s["identifier"]["value"]) for s in j["subproblems"]])')" \
+	"${E}rejectedIdentifier [('rejectedIdentifier', 'x.other.test'), ('rejectedIdentifier', '10.9.9.9')]"
+
 # --- finalize with a CSR that does not match the order ---
 order f.web.test --csr-names f.web.test,g.web.test
 expect_eq "finalize with an extra CSR name answers 400" "$(jf 'j.get("finalize_status")')" 400
@@ -185,11 +201,14 @@ expect_eq "an account without a binding must prove control of a trusted name too
 acct_url=$(python3 "$flow" --dir "$DIR" --ca "$CA_DIR/roots.pem" --key acct.key account)
 python3 "$flow" --dir "$DIR" --ca "$CA_DIR/roots.pem" --key acct.key post "$acct_url/orders" \
 	--post-as-get >list.json
-expect_eq "the orders list holds every order of the account" \
+expect_eq "the orders list holds the account's orders that are not invalid" \
 	"$(python3 -c 'import json; print(len(json.load(open("list.json"))["body"]["orders"]))')" \
-	"$(psql_val "SELECT count(*) FROM acme_orders WHERE account_id = ${acct_url##*/}")"
+	"$(psql_val "SELECT count(*) FROM acme_orders WHERE account_id = ${acct_url##*/} AND status <> 'invalid'")"
 expect_match "  newest first" \
-	"$(python3 -c 'import json; print(json.load(open("list.json"))["body"]["orders"][0])')" "$order_url"'$'
+	"$(python3 -c 'import json; print(json.load(open("list.json"))["body"]["orders"][0])')" \
+	"/order/$(psql_val "SELECT max(id) FROM acme_orders WHERE account_id = ${acct_url##*/} AND status <> 'invalid'")"'$'
+expect_eq "  without the invalid ones (RFC 8555 7.1.2.1)" \
+	"$(python3 -c 'import json,sys; print(sys.argv[1] in json.load(open("list.json"))["body"]["orders"])' "$order_url")" False
 
 # --- the certificate URL is the account's only ---
 python3 "$flow" --dir "$DIR" --ca "$CA_DIR/roots.pem" --key other.key post \

@@ -97,6 +97,7 @@ def main():
     s.add_argument("--payload")
     s.add_argument("--post-as-get", action="store_true")
     s.add_argument("--tamper", action="store_true")
+    s.add_argument("--extra-header", help="JSON object merged into the header")
     b = sub.add_parser("eab")
     b.add_argument("file")
     b.add_argument("kid")
@@ -164,6 +165,8 @@ def main():
     hdr = {"alg": a.alg, "nonce": a.nonce, "url": a.url}
     if a.kid:
         hdr["kid"] = a.kid
+    if a.extra_header:
+        hdr.update(json.loads(a.extra_header))
     if not a.kid or a.with_jwk:
         hdr["jwk"] = public_jwk(key)
     protected = b64url(json.dumps(hdr).encode())

@@ -109,24 +109,76 @@ static X509_REVOKED *find(X509_CRL *crl, long serial)
 	return NULL;
 }
 
+/* The same entry added to ref the plain OpenSSL way, for comparison. */
+static void ref_add(X509_CRL *ref, const char *hex, time_t t, int reason)
+{
+	X509_REVOKED *r = X509_REVOKED_new();
+	BIGNUM *bn = NULL;
+	ASN1_INTEGER *serial;
+	ASN1_TIME *when = ASN1_TIME_set(NULL, t);
+
+	assert_non_null(r);
+	assert_non_null(when);
+	assert_true(BN_hex2bn(&bn, hex) > 0);
+	assert_non_null(serial = BN_to_ASN1_INTEGER(bn, NULL));
+	assert_int_equal(X509_REVOKED_set_serialNumber(r, serial), 1);
+	assert_int_equal(X509_REVOKED_set_revocationDate(r, when), 1);
+	if (reason != CRL_REASON_UNSPECIFIED) {
+		ASN1_ENUMERATED *code = ASN1_ENUMERATED_new();
+
+		assert_non_null(code);
+		assert_int_equal(ASN1_ENUMERATED_set(code, reason), 1);
+		assert_int_equal(X509_REVOKED_add1_ext_i2d(r, NID_crl_reason, code,
+		    0, 0), 1);
+		ASN1_ENUMERATED_free(code);
+	}
+	assert_int_equal(X509_CRL_add0_revoked(ref, r), 1);
+	ASN1_TIME_free(when);
+	ASN1_INTEGER_free(serial);
+	BN_free(bn);
+}
+
+/* der's tbsCertList is, byte for byte and to its end, the one OpenSSL
+ * encodes for ref once X509_CRL_sort has put its entries in order. */
+static void assert_tbs_is(const unsigned char *der, size_t len, X509_CRL *ref)
+{
+	unsigned char *tbs = NULL;
+	const unsigned char *p = der, *q;
+	long content_len;
+	int tbs_len, tag, cls;
+
+	assert_int_equal(X509_CRL_sort(ref), 1);
+	tbs_len = i2d_re_X509_CRL_tbs(ref, &tbs);
+	assert_true(tbs_len > 0 && (size_t)tbs_len < len);
+	assert_int_equal(ASN1_get_object(&p, &content_len, &tag, &cls,
+	    (long)len) & 0x80, 0);
+	assert_int_equal(tag, V_ASN1_SEQUENCE);
+	q = p;
+	assert_int_equal(ASN1_get_object(&q, &content_len, &tag, &cls,
+	    (long)len - (p - der)) & 0x80, 0);
+	assert_int_equal(tag, V_ASN1_SEQUENCE);
+	assert_int_equal((q - p) + content_len, tbs_len);
+	assert_memory_equal(p, tbs, (size_t)tbs_len);
+	OPENSSL_free(tbs);
+}
+
 static void test_build_sign(void **state)
 {
 	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	X509 *ca;
-	X509_CRL *crl = NULL, *back = NULL;
+	X509_CRL *crl = NULL, *back = NULL, *ref = NULL;
 	ASN1_INTEGER *num;
 	ASN1_ENUMERATED *reason;
 	AUTHORITY_KEYID *aki;
 	X509_REVOKED *r;
-	unsigned char *der = NULL, *again = NULL, *tbs = NULL;
+	unsigned char *der = NULL, *again = NULL;
 	const unsigned char *p;
 	time_t now = time(NULL);
 	struct crl_key k;
 	struct crl_builder *b = NULL;
 	struct err e;
 	size_t len = 0;
-	int again_len, tbs_len, tag, cls;
-	long content_len;
+	int again_len;
 
 	(void)state;
 	assert_non_null(key);
@@ -135,6 +187,8 @@ static void test_build_sign(void **state)
 	ca = make_ca(key);
 	assert_int_equal(crl_new(ca, 7, now, now, &k, &crl, &e), -1);
 	assert_int_equal(crl_new(ca, 7, now, now + 3600, &k, &crl, &e), 0);
+	/* The same CRL, its entries added by OpenSSL, for comparison. */
+	assert_int_equal(crl_new(ca, 7, now, now + 3600, &k, &ref, &e), 0);
 	assert_int_equal(crl_builder_new(crl, &b, &e), 0);
 	assert_int_equal(crl_builder_add(b, "1f", now - 10, CRL_REASON_UNSPECIFIED, &e), 0);
 	assert_int_equal(crl_builder_add(b, "a", now - 5, CRL_REASON_KEY_COMPROMISE, &e), 0);
@@ -142,12 +196,12 @@ static void test_build_sign(void **state)
 	assert_int_equal(crl_builder_add(b, "7fffffffffffffffffffffffffffffffffffffff", now, 0, &e), 0);
 	assert_int_equal(crl_builder_add(b, "nothex", now, 4, &e), -1);
 	assert_int_equal(crl_builder_add(b, "1ffffffffffffffffffffffffffffffffffffffff", now, 4, &e), -1);
+	ref_add(ref, "1f", now - 10, CRL_REASON_UNSPECIFIED);
+	ref_add(ref, "a", now - 5, CRL_REASON_KEY_COMPROMISE);
+	ref_add(ref, "2", now, 4);
+	ref_add(ref, "7fffffffffffffffffffffffffffffffffffffff", now, 0);
+	assert_int_equal(crl_finish(b, &k, &der, &len, &e), 0);
 	crl_builder_free(b);
-	/* The list as OpenSSL encodes it, before crl_finish frees it. */
-	assert_int_equal(X509_CRL_sort(crl), 1);
-	tbs_len = i2d_re_X509_CRL_tbs(crl, &tbs);
-	assert_int_equal(crl_finish(&crl, &k, &der, &len, &e), 0);
-	assert_null(crl);
 
 	/* Through DER and back, as a relying party sees it. */
 	assert_true(len > 0);
@@ -162,12 +216,7 @@ static void test_build_sign(void **state)
 	again_len = i2d_X509_CRL(back, &again);
 	assert_int_equal(again_len, (int)len);
 	assert_memory_equal(again, der, len);
-	assert_true(tbs_len > 0 && (size_t)tbs_len < len);
-	p = der;
-	assert_int_equal(ASN1_get_object(&p, &content_len, &tag, &cls,
-	    (long)len) & 0x80, 0);
-	assert_int_equal(tag, V_ASN1_SEQUENCE);
-	assert_memory_equal(p, tbs, (size_t)tbs_len);
+	assert_tbs_is(der, len, ref);
 	assert_int_equal(X509_CRL_get_version(back), X509_CRL_VERSION_2);
 	assert_int_equal(X509_NAME_cmp(X509_CRL_get_issuer(back),
 	    X509_get_subject_name(ca)), 0);
@@ -207,9 +256,9 @@ static void test_build_sign(void **state)
 
 	OPENSSL_free(der);
 	OPENSSL_free(again);
-	OPENSSL_free(tbs);
 	X509_CRL_free(back);
 	X509_CRL_free(crl);
+	X509_CRL_free(ref);
 	X509_free(ca);
 	EVP_PKEY_free(key);
 }
@@ -281,8 +330,9 @@ static void test_sort_large(void **state)
 		assert_int_equal(crl_builder_add(b, hex + (i % 7) * 4, now, i % 3,
 		    &e), 0);
 	}
+	assert_int_equal(crl_finish(b, &k, &der, &len, &e), 0);
 	crl_builder_free(b);
-	assert_int_equal(crl_finish(&crl, &k, &der, &len, &e), 0);
+	X509_CRL_free(crl);
 	p = der;
 	assert_non_null(back = d2i_X509_CRL(NULL, &p, (long)len));
 	assert_int_equal(X509_CRL_verify(back, key), 1);
@@ -298,6 +348,154 @@ static void test_sort_large(void **state)
 	EVP_PKEY_free(key);
 }
 
+/* A random serial of 1..20 bytes as signet stores it (lowercase hex,
+ * no leading zeros), not one of the n in have. */
+static void fresh_serial(char out[SERIAL_HEX_MAX], char (*have)[SERIAL_HEX_MAX],
+    int n, int bytes)
+{
+	unsigned char rnd[20];
+	char hex[41];
+	const char *s;
+	int dup;
+
+	do {
+		assert_int_equal(RAND_bytes(rnd, bytes), 1);
+		for (int j = 0; j < bytes; j++)
+			snprintf(hex + 2 * j, 3, "%02x", rnd[j]);
+		for (s = hex; s[0] == '0' && s[1] != '\0'; s++)
+			;
+		dup = 0;
+		for (int i = 0; i < n && !dup; i++)
+			dup = strcmp(have[i], s) == 0;
+	} while (dup);
+	snprintf(out, SERIAL_HEX_MAX, "%s", s);
+}
+
+/* A few thousand entries of every serial length (with and without the
+ * sign byte DER adds when the top bit is set), every reason and times on
+ * both sides of 2050 (UTCTime, GeneralizedTime), added in random order:
+ * the CRL is the one OpenSSL builds from X509_REVOKEDs, X509_CRL_sort's
+ * and signs, byte for byte, signature included (RSA PKCS#1 v1.5 signs
+ * alike twice). */
+static void test_identity_mixed(void **state)
+{
+	static const int codes[] = { 0, 1, 2, 3, 4, 5, 9, 10 };
+	static const char *edges[] = { "1", "7f", "80", "ff", "100", "8000",
+	    "7fffffffffffffffffffffffffffffffffffffff",
+	    "ffffffffffffffffffffffffffffffffffffffff" };
+	const int n = 3001, nedges = (int)(sizeof(edges) / sizeof(edges[0]));
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	X509 *ca;
+	X509_CRL *crl = NULL, *ref = NULL;
+	struct crl_builder *b = NULL;
+	struct crl_key k = { NULL, key };
+	char (*serials)[SERIAL_HEX_MAX] = calloc((size_t)n, SERIAL_HEX_MAX);
+	unsigned char *der = NULL, *want = NULL;
+	time_t now = time(NULL), t;
+	size_t len = 0;
+	int want_len, reason;
+	struct err e;
+
+	(void)state;
+	assert_non_null(key);
+	assert_non_null(serials);
+	ca = make_ca(key);
+	assert_int_equal(crl_new(ca, 12345678901LL, now, now + 86400, &k, &crl,
+	    &e), 0);
+	assert_int_equal(crl_new(ca, 12345678901LL, now, now + 86400, &k, &ref,
+	    &e), 0);
+	assert_int_equal(crl_builder_new(crl, &b, &e), 0);
+	for (int i = 0; i < n; i++) {
+		if (i < nedges)
+			snprintf(serials[i], SERIAL_HEX_MAX, "%s", edges[i]);
+		else
+			fresh_serial(serials[i], serials, i, 1 + i % 20);
+		reason = codes[(i / 3) % 8];
+		/* 2050-01-01 and later are GeneralizedTime (RFC 5280 5.1.2.6). */
+		t = i % 5 == 0 ? (time_t)2524608000LL + i * 3600 : now - i * 97;
+		/* Upper case and leading zeros once in a while: the builder
+		 * takes both. */
+		if (i % 11 == 0) {
+			char odd[SERIAL_HEX_MAX + 2];
+
+			snprintf(odd, sizeof(odd), "00%s", serials[i]);
+			for (char *c = odd; *c != '\0'; c++)
+				if (*c >= 'a' && *c <= 'f')
+					*c = (char)(*c - 32);
+			assert_int_equal(crl_builder_add(b, odd, t, reason, &e), 0);
+		} else {
+			assert_int_equal(crl_builder_add(b, serials[i], t, reason, &e),
+			    0);
+		}
+		ref_add(ref, serials[i], t, reason);
+	}
+	assert_int_equal(crl_finish(b, &k, &der, &len, &e), 0);
+	assert_tbs_is(der, len, ref);
+	assert_int_equal(X509_CRL_sort(ref), 1);
+	assert_true(X509_CRL_sign(ref, key, x509_sign_md(key)) > 0);
+	want_len = i2d_X509_CRL(ref, &want);
+	assert_int_equal(want_len, (int)len);
+	assert_memory_equal(der, want, len);
+	{
+		const unsigned char *p = der;
+		X509_CRL *back = d2i_X509_CRL(NULL, &p, (long)len);
+
+		assert_non_null(back);
+		assert_int_equal(X509_CRL_verify(back, key), 1);
+		assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(back)), n);
+		X509_CRL_free(back);
+	}
+	crl_builder_free(b);
+	OPENSSL_free(der);
+	OPENSSL_free(want);
+	X509_CRL_free(crl);
+	X509_CRL_free(ref);
+	free(serials);
+	X509_free(ca);
+	EVP_PKEY_free(key);
+}
+
+/* No entries: no revokedCertificates at all (RFC 5280 5.1.2.6), as
+ * OpenSSL encodes an X509_CRL that never had one; and a builder that has
+ * been finished starts empty again. */
+static void test_empty(void **state)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509 *ca;
+	X509_CRL *crl = NULL, *ref = NULL, *back;
+	struct crl_builder *b = NULL;
+	struct crl_key k = { NULL, key };
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	time_t now = time(NULL);
+	size_t len = 0;
+	struct err e;
+
+	(void)state;
+	ca = make_ca(key);
+	assert_int_equal(crl_new(ca, 3, now, now + 60, &k, &crl, &e), 0);
+	assert_int_equal(crl_new(ca, 3, now, now + 60, &k, &ref, &e), 0);
+	assert_int_equal(crl_builder_new(crl, &b, &e), 0);
+	assert_int_equal(crl_builder_add(b, "abc", now, 1, &e), 0);
+	assert_int_equal(crl_finish(b, &k, &der, &len, &e), 0);
+	OPENSSL_free(der);
+	der = NULL;
+	assert_int_equal(crl_finish(b, &k, &der, &len, &e), 0);
+	assert_tbs_is(der, len, ref);
+	p = der;
+	assert_non_null(back = d2i_X509_CRL(NULL, &p, (long)len));
+	assert_null(X509_CRL_get_REVOKED(back));
+	assert_int_equal(X509_CRL_verify(back, key), 1);
+	X509_CRL_free(back);
+	crl_builder_free(b);
+	crl_builder_free(NULL);
+	OPENSSL_free(der);
+	X509_CRL_free(crl);
+	X509_CRL_free(ref);
+	X509_free(ca);
+	EVP_PKEY_free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +503,8 @@ int main(void)
 		cmocka_unit_test(test_serials),
 		cmocka_unit_test(test_build_sign),
 		cmocka_unit_test(test_sort_large),
+		cmocka_unit_test(test_identity_mixed),
+		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_pop_refusals),
 	};
 
