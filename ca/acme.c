@@ -478,10 +478,32 @@ out:
 	acme_jws_free(jws);
 }
 
+/* The resources fetched with GET (and HEAD): the rest take POST. */
+static int get_resource(const char *rest)
+{
+	return strcmp(rest, "directory") == 0 || strcmp(rest, "new-nonce") == 0 ||
+	    strncmp(rest, "renewal-info/", 13) == 0;
+}
+
+/* 405 with Allow (RFC 9110 15.5.6). */
+static void method_not_allowed(struct acme_call *k, const char *allow)
+{
+	char detail[96];
+
+	snprintf(detail, sizeof(detail), "this ACME resource takes %s%s", allow,
+	    strcmp(allow, "POST") == 0 ? " (POST-as-GET to read it, RFC 8555 "
+	    "6.3)" : "");
+	acme_problem(k, 405, "malformed", detail);
+	acme_add_header(k, "Allow", allow);
+}
+
 void acme_api_handle(void *arg, const struct http_request *req,
     struct http_response *resp)
 {
 	struct acme_call k;
+	const char *serial = NULL;
+	long long id;
+	long page;
 	const char *p = req->path + strlen("/acme/"), *slash;
 	char *jwk = NULL, *policy = NULL;
 	struct err e;
@@ -524,25 +546,25 @@ void acme_api_handle(void *arg, const struct http_request *req,
 		acme_problem(&k, 404, "malformed", "no such ACME directory: this "
 		    "provisioner does not speak ACME (signet provisioner add "
 		    "--acme)");
-	} else if (strcmp(req->method, "POST") == 0) {
-		if (strcmp(k.rest, "new-nonce") == 0 ||
-		    strcmp(k.rest, "directory") == 0 ||
-		    strncmp(k.rest, "renewal-info/", 13) == 0)
-			acme_problem(&k, 405, "malformed", "use GET or HEAD here");
+	} else if (get_resource(k.rest)) {
+		if (strcmp(req->method, "GET") != 0 &&
+		    strcmp(req->method, "HEAD") != 0)
+			method_not_allowed(&k, "GET, HEAD");
+		else if (strcmp(k.rest, "directory") == 0)
+			directory(&k);
+		else if (strcmp(k.rest, "new-nonce") == 0)
+			/* RFC 8555 7.2: HEAD 200, GET 204. */
+			http_respond(resp, strcmp(req->method, "HEAD") == 0 ? 200 :
+			    204, "text/plain", "", 0);
 		else
-			post(&k);
-	} else if (strcmp(k.rest, "directory") == 0) {
-		directory(&k);
-	} else if (strcmp(k.rest, "new-nonce") == 0) {
-		/* RFC 8555 7.2: HEAD 200, GET 204. */
-		http_respond(resp, strcmp(req->method, "HEAD") == 0 ? 200 : 204,
-		    "text/plain", "", 0);
-	} else if (strncmp(k.rest, "renewal-info/", 13) == 0) {
-		acme_renewal_info(&k, k.rest + 13);
+			acme_renewal_info(&k, k.rest + 13);
+	} else if (route(k.rest, &id, &page, &serial) == EP_NONE) {
+		acme_problem(&k, 404, "malformed", "no such ACME resource");
+	} else if (strcmp(req->method, "POST") == 0) {
+		post(&k);
 	} else {
-		acme_problem(&k, 405, "malformed", "ACME resources other than the "
-		    "directory, new-nonce and renewal-info take POST (RFC 8555 "
-		    "6.3)");
+		/* RFC 8555 6.3: resources are fetched with POST-as-GET. */
+		method_not_allowed(&k, "POST");
 	}
 	finish(&k);
 	db_release(k.a->db, k.c);

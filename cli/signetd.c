@@ -406,7 +406,12 @@ static int start(struct daemon *d, struct http_server **https,
 	 * refused beyond ACME_JWS_MAX_BODY before they are read. */
 	https_routes[7] = (struct http_route){ "GET", "/acme/*", acme_api_handle, d->acme, "acme", 0 };
 	https_routes[8] = (struct http_route){ "POST", "/acme/*", acme_api_handle, d->acme, "acme", ACME_JWS_MAX_BODY };
-	https_routes[9] = (struct http_route){ NULL, NULL, NULL, NULL, NULL, 0 };
+	/* Other methods reach the ACME server too, which answers them as
+	 * ACME problems with Allow (RFC 8555 6.7, RFC 9110 15.5.6). */
+	https_routes[9] = (struct http_route){ "PUT", "/acme/*", acme_api_handle, d->acme, "acme", 0 };
+	https_routes[10] = (struct http_route){ "DELETE", "/acme/*", acme_api_handle, d->acme, "acme", 0 };
+	https_routes[11] = (struct http_route){ "PATCH", "/acme/*", acme_api_handle, d->acme, "acme", 0 };
+	https_routes[12] = (struct http_route){ NULL, NULL, NULL, NULL, NULL, 0 };
 	http_routes[0] = (struct http_route){ "GET", "/roots.pem", h_roots, d, "roots", 0 };
 	http_routes[1] = (struct http_route){ "GET", "/chain.pem", h_chain, d, "chain", 0 };
 	http_routes[2] = (struct http_route){ "GET", "/ca/*", h_ca_cert, d, "ca", 0 };

@@ -77,6 +77,19 @@ expect_eq "a provisioner without --acme has no directory (404)" \
 	"$(fetch GET "$CA_URL/acme/noacme/directory")" 404
 expect_match "  saying how to open one" "$(jf 'j["detail"]')" 'provisioner add --acme'
 
+# --- methods ---
+expect_eq "GET of an account URL answers 405 (resources take POST-as-GET)" \
+	"$(fetch GET "$DIR/acct/1")" 405
+expect_eq "  Allow: POST" "$(hdr Allow)" POST
+expect_eq "  as an ACME problem" "$(jf 'j["type"]')" "${E}malformed"
+expect_match "  with a Replay-Nonce" "$(hdr Replay-Nonce)" '^[A-Za-z0-9_-]{22}$'
+expect_eq "POST to new-nonce answers 405, Allow: GET, HEAD" \
+	"$(fetch POST -H 'Content-Type: application/jose+json' -d '{}' "$DIR/new-nonce") $(hdr Allow)" "405 GET, HEAD"
+expect_eq "PUT and DELETE answer 405 as ACME problems too" \
+	"$(fetch PUT -d '{}' "$DIR/new-order") $(jf 'j["type"]') $(fetch DELETE "$DIR/directory")" \
+	"405 ${E}malformed 405"
+expect_eq "GET of no ACME resource answers 404" "$(fetch GET "$DIR/no-such-thing")" 404
+
 # --- new-nonce ---
 expect_eq "HEAD new-nonce answers 200" "$(fetch HEAD "$DIR/new-nonce")" 200
 n1=$(hdr Replay-Nonce)
