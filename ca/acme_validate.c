@@ -427,36 +427,30 @@ static size_t body_write(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static int http01(struct acme_validate *v, const struct ident *id,
-    const char *token, const char *key_authz, long long deadline,
-    const char **atype, struct err *e)
+/* One GET of url on id's addresses (port, https or not): 0 with
+ * *status, the body and *location (the absolute redirect target,
+ * malloc'ed, or NULL) once a server answered; -1 with atype and e when
+ * none could be reached or the body was too long.  used receives the
+ * address that answered. */
+static int http_fetch(struct acme_validate *v, CURL *c,
+    const struct ident *id, long port, int https, const char *url,
+    long long deadline, struct body *body, long *status, char **location,
+    char *used, size_t used_len, const char **atype, struct err *e)
 {
 	struct addr addrs[ACME_VALIDATE_MAX_ADDRS];
 	struct curl_slist *pin = NULL;
-	struct body *body = NULL;
-	CURL *c = NULL;
-	char url[512], host[260], errbuf[CURL_ERROR_SIZE] = "", why[200] = "";
+	char errbuf[CURL_ERROR_SIZE] = "", why[200] = "";
 	char tried[ACME_VALIDATE_MAX_ADDRS * (INET6_ADDRSTRLEN + 2)] = "";
-	long port = (long)v->cfg->acme_http01_port;
 	int naddrs, rc = -1, i;
 
+	*status = 0;
+	*location = NULL;
 	if (resolve_host(v, id, deadline, addrs, &naddrs, atype, e) != 0)
 		return -1;
-	if (id->is_ip && id->family == AF_INET6)
-		snprintf(host, sizeof(host), "[%s]", id->value);
-	else
-		snprintf(host, sizeof(host), "%s", id->value);
-	snprintf(url, sizeof(url), "http://%s:%ld/.well-known/acme-challenge/%s",
-	    host, port, token);
-	if ((body = calloc(1, sizeof(*body))) == NULL ||
-	    (c = curl_easy_init()) == NULL) {
-		fail(atype, "serverInternal", e, "out of memory");
-		goto out;
-	}
 	for (i = 0; i < naddrs; i++) {
 		long long left = deadline - now_ms();
 		curl_off_t connected = 0;
-		long status = 0;
+		char *loc = NULL;
 		CURLcode cc;
 		char pinned[320];
 
@@ -481,9 +475,15 @@ static int http01(struct acme_validate *v, const struct ident *id,
 		errbuf[0] = '\0';
 		if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
 		    (pin != NULL && curl_easy_setopt(c, CURLOPT_RESOLVE, pin) != CURLE_OK) ||
-		    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http") != CURLE_OK ||
-		    /* Redirects are not followed (acme_validate.h). */
+		    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, https ? "https" :
+		    "http") != CURLE_OK ||
+		    /* Redirects are followed by http01 itself, which resolves
+		     * and checks each target (acme_validate.h). */
 		    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+		    /* An https redirect target is not authenticated: http-01
+		     * proves control by the body (as Let's Encrypt does). */
+		    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
+		    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK ||
 		    /* No proxy from the environment: validate the name itself. */
 		    curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK ||
 		    curl_easy_setopt(c, CURLOPT_NOPROXY, "*") != CURLE_OK ||
@@ -504,8 +504,8 @@ static int http01(struct acme_validate *v, const struct ident *id,
 		}
 		cc = curl_easy_perform(c);
 		curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connected);
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-		if (cc != CURLE_OK && connected == 0 && status == 0) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+		if (cc != CURLE_OK && connected == 0 && *status == 0) {
 			/* Never connected: try the next address. */
 			snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried),
 			    "%s%s", tried[0] ? ", " : "", addrs[i].text);
@@ -513,6 +513,7 @@ static int http01(struct acme_validate *v, const struct ident *id,
 			    curl_easy_strerror(cc));
 			continue;
 		}
+		snprintf(used, used_len, "%s", addrs[i].text);
 		if (body->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
 			fail(atype, "incorrectResponse", e, "http-01: GET %s (%s): "
 			    "the body is longer than %d bytes", url, addrs[i].text,
@@ -524,33 +525,11 @@ static int http01(struct acme_validate *v, const struct ident *id,
 			    addrs[i].text, errbuf[0] ? errbuf : curl_easy_strerror(cc));
 			goto out;
 		}
-		if (status != 200) {
-			char *loc = NULL, shown[200 + 4] = "";
-
-			if (status >= 300 && status < 400 &&
-			    curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK &&
-			    loc != NULL)
-				printable(loc, strlen(loc), shown, 200);
-			fail(atype, "unauthorized", e, "http-01: GET %s (%s): HTTP "
-			    "%ld, want 200%s%s%s", url, addrs[i].text, status,
-			    shown[0] ? " (redirects are not followed; Location: " : "",
-			    shown, shown[0] ? ")" : "");
-			goto out;
-		}
-		/* RFC 8555 8.3: whitespace at the end of the body is ignored. */
-		while (body->len > 0 && (body->buf[body->len - 1] == ' ' ||
-		    body->buf[body->len - 1] == '\t' ||
-		    body->buf[body->len - 1] == '\r' ||
-		    body->buf[body->len - 1] == '\n'))
-			body->len--;
-		if (body->len != strlen(key_authz) ||
-		    memcmp(body->buf, key_authz, body->len) != 0) {
-			char shown[80 + 4];
-
-			printable(body->buf, body->len, shown, 80);
-			fail(atype, "incorrectResponse", e, "http-01: GET %s (%s): "
-			    "the body is not the key authorization; got \"%s\" "
-			    "(%zu bytes)", url, addrs[i].text, shown, body->len);
+		if (*status >= 300 && *status < 400 &&
+		    curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK &&
+		    loc != NULL && strlen(loc) < 2048 &&
+		    (*location = strdup(loc)) == NULL) {
+			fail(atype, "serverInternal", e, "out of memory");
 			goto out;
 		}
 		rc = 0;
@@ -563,6 +542,155 @@ static int http01(struct acme_validate *v, const struct ident *id,
 	    "acme_validation_timeout reached");
 out:
 	curl_slist_free_all(pin);
+	return rc;
+}
+
+/* Where a redirect leads (RFC 8555 8.3: the server SHOULD follow
+ * redirects): an http or https URL (libcurl's URL parser), to a host
+ * name or address signet would validate, on port 80 or 443 or the
+ * configured validation ports.  0 with *id, *port, *https and url (the
+ * normalized URL) set; -1 with atype (unauthorized) and e. */
+static int redirect_target(const struct acme_validate *v, const char *from,
+    const char *location, struct ident *id, long *port, int *https,
+    char *url, size_t url_len, const char **atype, struct err *e)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port_s = NULL, *full = NULL;
+	char shown[200 + 4], h[INET6_ADDRSTRLEN + 2];
+	unsigned char buf[16];
+	int rc = -1, is_ip;
+	size_t n;
+
+	printable(location, strlen(location), shown, 200);
+	if (u == NULL) {
+		fail(atype, "serverInternal", e, "out of memory");
+		goto out;
+	}
+	if (curl_url_set(u, CURLUPART_URL, location, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port_s, CURLU_DEFAULT_PORT) !=
+	    CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &full, 0) != CURLUE_OK) {
+		fail(atype, "unauthorized", e, "http-01: %s redirects to \"%s\", "
+		    "which is not a URL", from, shown);
+		goto out;
+	}
+	*https = strcmp(scheme, "https") == 0;
+	*port = strtol(port_s, NULL, 10);
+	if ((!*https && strcmp(scheme, "http") != 0) ||
+	    (*port != 80 && *port != 443 &&
+	    *port != (long)v->cfg->acme_http01_port &&
+	    *port != (long)v->cfg->acme_tlsalpn01_port)) {
+		fail(atype, "unauthorized", e, "http-01: %s redirects to \"%s\": "
+		    "only http and https on ports 80, 443 and the validation "
+		    "ports are followed", from, shown);
+		goto out;
+	}
+	/* An IPv6 address comes in brackets. */
+	n = strlen(host);
+	if (n > 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof(h)) {
+		memcpy(h, host + 1, n - 2);
+		h[n - 2] = '\0';
+	} else {
+		snprintf(h, sizeof(h), "%.*s", (int)(sizeof(h) - 1), host);
+	}
+	is_ip = inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
+	for (char *p = host; *p; p++)   /* host names compare lowercase */
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if (check_ident(is_ip ? "ip" : "dns", is_ip ? h : host, id, atype,
+	    e) != 0) {
+		err_prefix(e, "http-01: %s redirects to \"%s\": ", from, shown);
+		*atype = "unauthorized";
+		goto out;
+	}
+	if (strlen(full) >= url_len) {
+		fail(atype, "unauthorized", e, "http-01: %s redirects to a URL "
+		    "longer than %zu bytes", from, url_len - 1);
+		goto out;
+	}
+	snprintf(url, url_len, "%s", full);
+	rc = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port_s);
+	curl_free(full);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+static int http01(struct acme_validate *v, const struct ident *first,
+    const char *token, const char *key_authz, long long deadline,
+    const char **atype, struct err *e)
+{
+	struct ident id = *first;
+	struct body *body = NULL;
+	CURL *c = NULL;
+	char url[2048], host[260], used[INET6_ADDRSTRLEN + 1] = "";
+	char *location = NULL;
+	long port = (long)v->cfg->acme_http01_port, status = 0;
+	int https = 0, hops = 0, rc = -1;
+
+	if (id.is_ip && id.family == AF_INET6)
+		snprintf(host, sizeof(host), "[%s]", id.value);
+	else
+		snprintf(host, sizeof(host), "%s", id.value);
+	snprintf(url, sizeof(url), "http://%s:%ld/.well-known/acme-challenge/%s",
+	    host, port, token);
+	if ((body = calloc(1, sizeof(*body))) == NULL ||
+	    (c = curl_easy_init()) == NULL) {
+		fail(atype, "serverInternal", e, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		free(location);
+		location = NULL;
+		if (http_fetch(v, c, &id, port, https, url, deadline, body,
+		    &status, &location, used, sizeof(used), atype, e) != 0)
+			goto out;
+		if (location == NULL)
+			break;
+		if (++hops > ACME_VALIDATE_MAX_REDIRECTS) {
+			fail(atype, "unauthorized", e, "http-01: more than %d "
+			    "redirects (the last from %s)", ACME_VALIDATE_MAX_REDIRECTS,
+			    url);
+			goto out;
+		}
+		{
+			char from[sizeof(url)];
+
+			snprintf(from, sizeof(from), "%s", url);
+			if (redirect_target(v, from, location, &id, &port, &https, url,
+			    sizeof(url), atype, e) != 0)
+				goto out;
+		}
+	}
+	if (status != 200) {
+		fail(atype, "unauthorized", e, "http-01: GET %s (%s): HTTP %ld, "
+		    "want 200", url, used, status);
+		goto out;
+	}
+	/* RFC 8555 8.3: whitespace at the end of the body is ignored. */
+	while (body->len > 0 && (body->buf[body->len - 1] == ' ' ||
+	    body->buf[body->len - 1] == '\t' ||
+	    body->buf[body->len - 1] == '\r' ||
+	    body->buf[body->len - 1] == '\n'))
+		body->len--;
+	if (body->len != strlen(key_authz) ||
+	    memcmp(body->buf, key_authz, body->len) != 0) {
+		char shown[80 + 4];
+
+		printable(body->buf, body->len, shown, 80);
+		fail(atype, "incorrectResponse", e, "http-01: GET %s (%s): the body "
+		    "is not the key authorization; got \"%s\" (%zu bytes)", url,
+		    used, shown, body->len);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(location);
 	curl_easy_cleanup(c);
 	free(body);
 	return rc;

@@ -14,8 +14,11 @@
  * of /etc/resolv.conf (with /etc/hosts answered first).  No DNSSEC trust
  * anchor is configured: answers are not validated.
  *
- * http-01 does not follow redirects: a 3xx is a failure naming the status
- * and Location.  tls-alpn-01 does not verify the certificate chain (the
+ * http-01 follows up to ACME_VALIDATE_MAX_REDIRECTS redirects (RFC 8555
+ * 8.3 SHOULD), each target resolved and pinned like the first, to http or
+ * https (certificate not verified: the body is the proof) on ports 80,
+ * 443, acme_http01_port or acme_tlsalpn01_port; any other target is
+ * unauthorized, naming it.  tls-alpn-01 does not verify the certificate chain (the
  * challenge certificate is self-signed by design).
  *
  * Writing to a connection the peer closed raises SIGPIPE: the process must
@@ -31,6 +34,8 @@
 #define ACME_VALIDATE_MAX_ADDRS 4
 /* Largest http-01 body read; a longer one is incorrectResponse. */
 #define ACME_VALIDATE_MAX_BODY 8192
+/* Redirects an http-01 validation follows. */
+#define ACME_VALIDATE_MAX_REDIRECTS 10
 
 struct acme_validate;
 
@@ -63,8 +68,8 @@ void acme_validate_free(struct acme_validate *v);
  *                      timed out) or the connection broke
  *   dns                a lookup failed (SERVFAIL, timeout, no address for
  *                      the name)
- *   unauthorized       http-01: a status other than 200 (redirects
- *                      included); dns-01: no TXT record (NXDOMAIN or no data)
+ *   unauthorized       http-01: a final status other than 200, a
+ *                      redirect signet does not follow; dns-01: no TXT record (NXDOMAIN or no data)
  *   incorrectResponse  http-01: a body other than key_authz or over
  *                      ACME_VALIDATE_MAX_BODY bytes; dns-01: no TXT record
  *                      equal to base64url(SHA-256(key_authz)); tls-alpn-01:

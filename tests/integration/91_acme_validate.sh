@@ -3,7 +3,7 @@
 # loopback, through tests/acme_validate_probe: pebble-challtestsrv serves
 # DNS (the acme_resolver), http-01 and tls-alpn-01; a small python3 HTTP
 # server serves what challtestsrv cannot (a body over 8 KiB, trailing
-# whitespace, 404, a redirect); openssl s_server serves tls-alpn-01
+# whitespace, 404, redirects followed and refused); openssl s_server serves tls-alpn-01
 # certificates for an ip identifier (RFC 8738), a non-critical
 # acmeIdentifier, two SANs, and a server without acme-tls/1.  Each
 # outcome is checked by its ACME error type; bad acme_hosts and
@@ -154,13 +154,25 @@ class H(http.server.BaseHTTPRequestHandler):
             self.answer(200, b"a" * 9000, length=False)
         elif tok.startswith("ws"):
             self.answer(200, (tok + "." + thumb + " \r\n\t\n").encode())
-        elif tok.startswith("redir"):
-            self.send_response(302)
-            self.send_header("Location", "http://example.test/elsewhere")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+        elif self.path.startswith("/final/"):
+            self.answer(200, (tok + "." + thumb).encode())
+        elif tok.startswith("redirsame"):
+            self.redirect("/final/" + tok)
+        elif tok.startswith("redirhost"):
+            self.redirect("http://other.example.test:%d/final/%s" % (port, tok))
+        elif tok.startswith("redirloop"):
+            self.redirect(self.path)
+        elif tok.startswith("redirport"):
+            self.redirect("http://example.test:1/final/" + tok)
+        elif tok.startswith("redirftp"):
+            self.redirect("ftp://example.test/final/" + tok)
         else:
             self.answer(404, b"not found\n")
+    def redirect(self, where):
+        self.send_response(302)
+        self.send_header("Location", where)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
     def answer(self, code, body, length=True):
         self.send_response(code)
         if length:
@@ -195,10 +207,24 @@ expect_match "http-01: a body of 9000 bytes (no Content-Length): incorrectRespon
 T=$(tok notfound)
 probe py.conf http-01 dns example.test "$T" "$T.$THUMB"
 expect_match "http-01: 404: unauthorized naming the status" "$OUT" "^invalid unauthorized: .*HTTP 404, want 200"
-T=$(tok redirect)
+T=$(tok redirsame)
 probe py.conf http-01 dns example.test "$T" "$T.$THUMB"
-expect_match "http-01: a redirect is not followed: unauthorized naming the Location" "$OUT" \
-	"^invalid unauthorized: .*HTTP 302.*Location: http://example\.test/elsewhere"
+expect_eq "http-01: a relative redirect on the same host is followed (RFC 8555 8.3): valid" "$OUT" valid
+T=$(tok redirhost)
+probe py.conf http-01 dns example.test "$T" "$T.$THUMB"
+expect_eq "http-01: a redirect to another name (resolved by signet) is followed: valid" "$OUT" valid
+T=$(tok redirloop)
+probe py.conf http-01 dns example.test "$T" "$T.$THUMB"
+expect_match "http-01: a redirect loop stops after 10: unauthorized" "$OUT" \
+	"^invalid unauthorized: .*more than 10 redirects"
+T=$(tok redirport)
+probe py.conf http-01 dns example.test "$T" "$T.$THUMB"
+expect_match "http-01: a redirect to another port is not followed: unauthorized naming it" "$OUT" \
+	"^invalid unauthorized: .*redirects to \"http://example\.test:1/final/.*ports 80, 443"
+T=$(tok redirftp)
+probe py.conf http-01 dns example.test "$T" "$T.$THUMB"
+expect_match "http-01: a redirect to ftp is not followed: unauthorized" "$OUT" \
+	"^invalid unauthorized: .*redirects to \"ftp://"
 {
 	base_conf
 	echo "acme_resolver = 127.0.0.1@$DNS_PORT"
