@@ -316,13 +316,15 @@ static int rate_limited(struct acme_call *k)
 }
 
 /* "replaces" (RFC 9773 5): a certificate of this account, not replaced
- * yet, into serial (empty if absent).  A problem on -1. */
-static int read_replaces(struct acme_call *k, json_t *payload, char *serial,
-    size_t n)
+ * yet, sharing a name with the order's n identifiers ids, into serial
+ * (empty if absent).  A problem on -1. */
+static int read_replaces(struct acme_call *k, json_t *payload,
+    const struct ident *ids, int nids, char *serial, size_t n)
 {
-	json_t *v = json_object_get(payload, "replaces");
+	json_t *v = json_object_get(payload, "replaces"), *names = NULL;
 	long long owner = -1;
-	int replaced = 0;
+	int replaced = 0, shares = 0, rc = -1;
+	char *names_text = NULL;
 	struct err e;
 
 	serial[0] = '\0';
@@ -353,7 +355,37 @@ static int read_replaces(struct acme_call *k, json_t *payload, char *serial,
 		    "replaces this certificate (RFC 9773 5)");
 		return -1;
 	}
-	return 0;
+	/* RFC 9773 5: the order and the certificate it replaces share at
+	 * least one identifier. */
+	if ((names = json_array()) == NULL)
+		goto oom;
+	for (int i = 0; i < nids; i++) {
+		char san[SAN_VALUE_MAX + 8];
+
+		snprintf(san, sizeof(san), "%s:%s", san_type_name(ids[i].san.type),
+		    ids[i].san.value);
+		json_array_append_new(names, json_string(san));
+	}
+	if ((names_text = json_dumps(names, JSON_COMPACT)) == NULL)
+		goto oom;
+	if (db_acme_cert_shares_name(k->c, serial, names_text, &shares,
+	    &e) != 0) {
+		acme_problem_internal(k, &e);
+		goto out;
+	}
+	if (!shares) {
+		acme_problem(k, 400, "malformed", "replaces names a certificate "
+		    "that shares no identifier with this order (RFC 9773 5)");
+		goto out;
+	}
+	rc = 0;
+	goto out;
+oom:
+	acme_problem(k, 500, "serverInternal", "out of memory");
+out:
+	json_decref(names);
+	free(names_text);
+	return rc;
 }
 
 void acme_new_order(struct acme_call *k, json_t *payload)
@@ -384,7 +416,7 @@ void acme_new_order(struct acme_call *k, json_t *payload)
 	}
 	if (read_identifiers(k, payload, ids, &n) != 0 ||
 	    read_validity(k, payload, &nb, &na) != 0 ||
-	    read_replaces(k, payload, replaces, sizeof(replaces)) != 0 ||
+	    read_replaces(k, payload, ids, n, replaces, sizeof(replaces)) != 0 ||
 	    rate_limited(k) != 0)
 		goto out;
 	if ((arr = json_array()) == NULL)

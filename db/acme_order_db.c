@@ -388,6 +388,20 @@ int db_acme_cert_replaced(PGconn *c, const char *serial, int *replaced,
 	return 0;
 }
 
+int db_acme_cert_shares_name(PGconn *c, const char *serial,
+    const char *names_json, int *shares, struct err *e)
+{
+	const char *p[2] = { serial, names_json };
+	PGresult *r = NULL;
+
+	if (db_exec(c, "SELECT sans && ARRAY(SELECT jsonb_array_elements_text("
+	    "$2::jsonb)) FROM certificates WHERE serial = $1", 2, p, &r, e) != 0)
+		return -1;
+	*shares = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	return 0;
+}
+
 int db_acme_orders_recent(PGconn *c, const char *provisioner,
     long long account, long window, long *count, long *wait, struct err *e)
 {

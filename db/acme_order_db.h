@@ -133,6 +133,11 @@ int db_acme_cert_account(PGconn *c, const char *provisioner,
 int db_acme_cert_replaced(PGconn *c, const char *serial, int *replaced,
     struct err *e);
 
+/* Whether certificate serial names one of names_json (a JSON array of
+ * SANs as the certificates table keeps them: "DNS:x", "IP:x"). */
+int db_acme_cert_shares_name(PGconn *c, const char *serial,
+    const char *names_json, int *shares, struct err *e);
+
 /* Orders created within the last window seconds by account (account > 0)
  * or under provisioner (account <= 0): *count, and *wait the seconds
  * until the oldest of them leaves the window. */

@@ -208,6 +208,10 @@ expect_eq "  the new certificate's predecessor is the replaced one" \
 order 127.0.0.1 --replaces "$R1"
 expect_eq "replacing it a second time: 409" "$(ff 'j.get("new_order_status")')" 409
 expect_eq "  alreadyReplaced" "$(ff 'j["new_order_body"].get("type")')" "${E}alreadyReplaced"
+openssl x509 -in r2.pem -out r2-leaf.pem
+order 127.0.0.2 --replaces "$(cert_id r2-leaf.pem)"
+expect_eq "replacing a certificate that shares no identifier with the order: 400 (RFC 9773 5)" \
+	"$(ff 'j.get("new_order_status")') $(ff 'j["new_order_body"].get("type")')" "400 ${E}malformed"
 order 127.0.0.1 --replaces "$AKI.$(b64u 0001)"
 expect_eq "replaces with a malformed certID: 400" "$(ff 'j.get("new_order_status")')" 400
 expect_eq "  malformed" "$(ff 'j["new_order_body"].get("type")')" "${E}malformed"
