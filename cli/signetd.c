@@ -455,14 +455,20 @@ static int start(struct daemon *d, struct http_server **https,
 	 * holds request lines of several KiB; RFC 5019 GETs are under 255
 	 * bytes, and larger OCSP requests come by POST. */
 	o.conn_memory = 16384;
-	/* OCSP answers come from memory: many more threads than CPUs only
-	 * add context switches and tail latency (scripts/bench); two per CPU
-	 * leave slack for the database lookups of cache misses. */
+	/* OCSP answers come from memory: threads beyond the CPUs only add
+	 * context switches and tail latency. */
 	o.threads = (unsigned)d->cfg->http_threads;
 	if (o.threads == 0) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-		o.threads = cpus > 0 && cpus < 64 ? 2 * (unsigned)cpus : 4;
+		/* One event loop per CPU: more threads than CPUs time-slice
+		 * each other's connections and lengthen the latency tail
+		 * (scripts/bench, BENCH_HTTP_THREADS: p99 under 5 ms with 2
+		 * threads on 2 CPUs, up to 6.5 ms with 4, for the same
+		 * throughput within the noise).  At least two, so that one
+		 * blocked on a database lookup (a cache miss) leaves another. */
+		o.threads = cpus > 2 && cpus < 64 ? (unsigned)cpus : cpus >= 64 ?
+		    64 : 2;
 	}
 	o.name = "http";
 	if (http_server_start(&o, http, e) != 0)

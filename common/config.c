@@ -61,7 +61,7 @@ static const struct setting settings[] = {
 	  "database and the HSM)" },
 	{ "http_threads", T_INT, S(http_threads), "0", 0, 0, 256,
 	  "worker threads of the plain HTTP listener (OCSP, CRLs: answered "
-	  "from memory); 0: twice the online CPUs" },
+	  "from memory); 0: one per online CPU, at least 2" },
 	{ "max_body", T_INT, S(max_body), "65536", 0, 1024, 1048576,
 	  "largest request body accepted, in bytes (larger: 413)" },
 	{ "request_timeout", T_DURATION, S(request_timeout), "15s", 0, 1, 300,

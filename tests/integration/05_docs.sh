@@ -7,6 +7,6 @@
 sed -n '/^| setting |/,$p' "$SIGNET_SRC/docs/configuration.md" >documented.md
 check "docs/configuration.md matches signetd --config-reference" diff -u printed.md documented.md
 check "signet --help lists every command" "$SIGNET" --help
-for c in init db provisioner token enroll renew issue list show expiring audit revoke crl root; do
+for c in init db provisioner token enroll renew issue list show expiring audit revoke crl root acme; do
 	expect_match "  $c" "$(cat "$CHECK_OUT")" "  $c "
 done
