@@ -9,6 +9,12 @@
 -- read, not by a job.
 ALTER TABLE acme_accounts ADD COLUMN eab_kid text;
 
+-- Nonces need no durability: one lost in a crash (or absent on a promoted
+-- standby: unlogged tables are not replicated) costs its client one
+-- badNonce and a retry with the nonce that answer carries.  Unlogged, the
+-- two nonce writes of every ACME request wait for no WAL flush.
+ALTER TABLE acme_nonces SET UNLOGGED;
+
 CREATE TABLE acme_orders (
     id           bigserial PRIMARY KEY,
     provisioner  text NOT NULL,
