@@ -14,7 +14,8 @@
 #include "common/log.h"
 #include "db/acme_order_db.h"
 
-/* How often idle workers look for work another signetd was handed. */
+/* How often the idle poller looks for work another signetd was handed
+ * (work answered here wakes the workers at once). */
 #define IDLE_POLL_SECONDS 1
 
 struct acme_validator {
@@ -25,6 +26,7 @@ struct acme_validator {
 	pthread_cond_t cv;
 	int stop;
 	unsigned wakeups;          /* bumped by acme_validator_wake */
+	int poller_taken;          /* one worker polls; the rest wait */
 	pthread_t *threads;
 	int nthreads;
 };
@@ -102,6 +104,8 @@ static void drain(struct acme_validator *v)
 		db_release(v->db, c);
 		if (!found)
 			return;
+		/* There may be more: let the waiting workers look too. */
+		acme_validator_wake(v);
 		validate_one(v, &w);
 	}
 }
@@ -110,8 +114,14 @@ static void *worker(void *arg)
 {
 	struct acme_validator *v = arg;
 	unsigned seen;
+	int poller;
 
 	pthread_mutex_lock(&v->mu);
+	/* One worker looks every IDLE_POLL_SECONDS for work of other
+	 * signetd (one query a second, not one per worker); the others
+	 * sleep until woken. */
+	poller = !v->poller_taken;
+	v->poller_taken = 1;
 	seen = v->wakeups;
 	while (!v->stop) {
 		pthread_mutex_unlock(&v->mu);
@@ -119,12 +129,14 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&v->mu);
 		if (v->stop)
 			break;
-		if (v->wakeups == seen) {
+		if (v->wakeups == seen && poller) {
 			struct timespec until;
 
 			clock_gettime(CLOCK_REALTIME, &until);
 			until.tv_sec += IDLE_POLL_SECONDS;
 			pthread_cond_timedwait(&v->cv, &v->mu, &until);
+		} else if (v->wakeups == seen) {
+			pthread_cond_wait(&v->cv, &v->mu);
 		}
 		seen = v->wakeups;
 	}

@@ -306,8 +306,10 @@ char *x509_name_oneline(const X509_NAME *n)
 		return NULL;
 	if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0) {
 		len = BIO_get_mem_data(b, &data);
+		/* An empty name leaves the BIO without a buffer (data NULL). */
 		if ((copy = malloc((size_t)len + 1)) != NULL) {
-			memcpy(copy, data, (size_t)len);
+			if (len > 0)
+				memcpy(copy, data, (size_t)len);
 			copy[len] = '\0';
 		}
 	}

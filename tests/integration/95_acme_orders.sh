@@ -83,6 +83,14 @@ check_out=$(openssl ocsp -issuer a-chain.pem -cert a-leaf.pem -url "$ocsp_url" \
 	-CAfile "$CA_DIR/roots.pem" -verify_other a-chain.pem 2>&1 || true)
 expect_match "  OCSP says good" "$check_out" 'a-leaf.pem: good'
 
+# --- a CSR with an empty subject (certbot's kind) ---
+order n.web.test --csr-no-cn --cert-out n.pem
+expect_eq "a CSR without a subject is issued" "$(jf 'j.get("status")')" valid
+openssl x509 -in n.pem -out n-leaf.pem
+expect_eq "  with an empty subject" "$(openssl x509 -in n-leaf.pem -noout -subject -nameopt RFC2253)" "subject="
+expect_match "  and a critical subjectAltName (RFC 5280 4.2.1.6)" \
+	"$(openssl x509 -in n-leaf.pem -noout -text)" 'Subject Alternative Name: critical'
+
 # --- tls-alpn-01 and an IP identifier ---
 order c.web.test,127.0.0.1 --challenge tls-alpn-01
 expect_eq "tls-alpn-01 for a name and an IP address: valid" "$(jf 'j.get("status")')" valid

@@ -240,7 +240,7 @@ def dns_txt(mgmt, host, value):
     urllib.request.urlopen(req, timeout=10).read()
 
 
-def make_csr(names, keyfile):
+def make_csr(names, keyfile, no_cn=False):
     if keyfile and os.path.exists(keyfile):
         with open(keyfile, "rb") as f:
             key = serialization.load_pem_private_key(f.read(), None)
@@ -258,9 +258,10 @@ def make_csr(names, keyfile):
             sans.append(x509.IPAddress(ipaddress.ip_address(n["value"])))
         else:
             sans.append(x509.DNSName(n["value"]))
+    subject = [] if no_cn else [x509.NameAttribute(NameOID.COMMON_NAME,
+                                                   names[0]["value"])]
     csr = (x509.CertificateSigningRequestBuilder()
-           .subject_name(x509.Name([x509.NameAttribute(
-               NameOID.COMMON_NAME, names[0]["value"])]))
+           .subject_name(x509.Name(subject))
            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
            .sign(key, hashes.SHA256()))
     return acme_jws.b64url(csr.public_bytes(serialization.Encoding.DER))
@@ -339,7 +340,7 @@ def cmd_order(c, a, out):
             out.setdefault("authz_after", []).append(json.loads(body))
         return
     csr_names = parse_names(a.csr_names) if a.csr_names else idents
-    st, h, body = c.post(order["finalize"], {"csr": make_csr(csr_names, a.csr_key)})
+    st, h, body = c.post(order["finalize"], {"csr": make_csr(csr_names, a.csr_key, a.csr_no_cn)})
     out["finalize_status"] = st
     out["finalize_body"] = json.loads(body or b"{}")
     if st != 200:
@@ -384,6 +385,7 @@ def main():
     o.add_argument("--replaces")
     o.add_argument("--csr-names")
     o.add_argument("--csr-key")
+    o.add_argument("--csr-no-cn", action="store_true")
     o.add_argument("--cert-out")
     o.add_argument("--skip-finalize", action="store_true")
     p = sub.add_parser("post")
