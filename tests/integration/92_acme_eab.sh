@@ -37,31 +37,8 @@ ca_provisioner other --allow-dns '*.svc.test' --acme
 ca_provisioner noacme --allow-dns '*.svc.test'
 DIR=$CA_URL/acme/eab
 OPEN=$CA_URL/acme/open
-E=urn:ietf:params:acme:error:
-
-# fetch METHOD URL [curl args]: status; headers in ./acme.hdr, body in
-# ./acme.json (as 90_acme.sh).
-fetch() {
-	local m=$1
-	shift
-	curl -sS --cacert "$CA_DIR/roots.pem" -X "$m" -D acme.hdr -o acme.json \
-		-w '%{http_code}' "$@"
-}
-hdr() {
-	awk -v h="$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]'):" \
-		'tolower($1) == h { sub(/\r$/, ""); $1 = ""; print substr($0, 2) }' acme.hdr
-}
-jf() {
-	python3 -c 'import json,sys; j=json.load(open("acme.json")); v=eval(sys.argv[1]); print(json.dumps(v) if isinstance(v,(list,dict,bool)) else v)' "$1"
-}
-# nonce BASE: a fresh nonce from BASE's new-nonce.
-nonce() {
-	curl -sS --cacert "$CA_DIR/roots.pem" -I "$1/new-nonce" |
-		awk 'tolower($1) == "replay-nonce:" { sub(/\r$/, ""); print $2 }'
-}
-post() {
-	fetch POST -H "Content-Type: application/jose+json" --data-binary "@$2" "$1"
-}
+# shellcheck source=SCRIPTDIR/acme_lib.sh
+. "$(dirname "$0")/acme_lib.sh"
 # sign BASE KEY ALG URL [sign flags...]: ./req.json with a fresh nonce of BASE.
 sign() {
 	local base=$1 key=$2 alg=$3 url=$4

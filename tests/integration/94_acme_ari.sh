@@ -29,24 +29,8 @@ ca_start
 ca_provisioner svc --allow-dns '*.svc.test' --allow-ip 127.0.0.0/8 --acme
 ca_provisioner other --allow-dns '*.svc.test' --acme
 DIR=$CA_URL/acme/svc
-E=urn:ietf:params:acme:error:
-
-# fetch METHOD URL: status; headers in ./acme.hdr, body in ./acme.json.
-fetch() {
-	local m=$1
-	shift
-	curl -sS --cacert "$CA_DIR/roots.pem" -X "$m" -D acme.hdr -o acme.json \
-		-w '%{http_code}' "$@"
-}
-# hdr NAME: a header of the last response.
-hdr() {
-	awk -v h="$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]'):" \
-		'tolower($1) == h { sub(/\r$/, ""); $1 = ""; print substr($0, 2) }' acme.hdr
-}
-# jf EXPR: a Python expression over the last body (j), printed.
-jf() {
-	python3 -c 'import json,sys; j=json.load(open("acme.json")); v=eval(sys.argv[1]); print(json.dumps(v) if isinstance(v,(list,dict,bool)) else v)' "$1"
-}
+# shellcheck source=SCRIPTDIR/acme_lib.sh
+. "$(dirname "$0")/acme_lib.sh"
 # b64u HEX: base64url without padding of the bytes HEX.
 b64u() {
 	python3 -c 'import base64,sys; print(base64.urlsafe_b64encode(bytes.fromhex(sys.argv[1])).rstrip(b"=").decode())' "$1"
