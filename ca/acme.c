@@ -6,11 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include <cjose/cjose.h>
 #include <jansson.h>
-#include <openssl/rand.h>
 
 #include "ca/acme_call.h"
 #include "ca/acme_validator.h"
@@ -193,29 +190,11 @@ long long acme_parse_id(const char *s)
 	return strtoll(s, NULL, 10);
 }
 
-/* nbytes random bytes, base64url, into out (n bytes with the NUL). */
-static int random_b64(size_t nbytes, char *out, size_t n, struct err *e)
-{
-	unsigned char raw[32];
-	char *b64 = NULL;
-	size_t len = 0;
-	cjose_err ce;
-
-	if (nbytes > sizeof(raw) || RAND_bytes(raw, (int)nbytes) != 1)
-		return err_ossl(e, ERR_INTERNAL, "RAND_bytes");
-	if (!cjose_base64url_encode(raw, nbytes, &b64, &len, &ce) || len >= n) {
-		free(b64);
-		return err_set(e, ERR_INTERNAL, "random value encoding failed");
-	}
-	memcpy(out, b64, len);
-	out[len] = '\0';
-	free(b64);
-	return 0;
-}
-
 int acme_random_token(char out[48], struct err *e)
 {
-	return random_b64(32, out, 48, e);
+	unsigned char raw[32];
+
+	return acme_random_b64(raw, sizeof(raw), out, 48, e);
 }
 
 /* ---- nonces, directory ---- */
@@ -223,7 +202,9 @@ int acme_random_token(char out[48], struct err *e)
 /* A fresh nonce: 16 random bytes, base64url (RFC 8555 6.5.1), recorded. */
 static int new_nonce(struct acme_call *k, char out[32], struct err *e)
 {
-	if (random_b64(16, out, 32, e) != 0)
+	unsigned char raw[16];
+
+	if (acme_random_b64(raw, sizeof(raw), out, 32, e) != 0)
 		return -1;
 	return db_acme_nonce_add(k->c, out, ACME_NONCE_TTL, e);
 }
@@ -371,28 +352,21 @@ static int kid_account(struct acme_call *k, const char *kid, json_t **key)
 	return 0;
 }
 
-static void post(struct acme_call *k)
+/* A POST to resource ep (route()'s answer, with its id, page, serial). */
+static void post(struct acme_call *k, enum endpoint ep, long long id,
+    long page, const char *serial)
 {
-	const char *ct = k->req->content_type, *atype, *kid, *p, *serial = NULL;
+	const char *ct = k->req->content_type, *atype, *kid, *p;
 	char url[ACME_URL_MAX + 64], detail[ACME_URL_MAX + 128];
 	struct acme_jws *jws = NULL;
 	json_t *payload = NULL, *stored = NULL;
 	const json_t *key;
-	enum endpoint ep;
-	long long id;
-	long page;
-	size_t plen, n;
+	size_t plen;
 	json_error_t je;
 	struct err e;
 	int ok;
 
-	if ((ep = route(k->rest, &id, &page, &serial)) == EP_NONE) {
-		acme_problem(k, 404, "malformed", "no such ACME resource");
-		goto out;
-	}
-	n = strlen("application/jose+json");
-	if (ct == NULL || strncasecmp(ct, "application/jose+json", n) != 0 ||
-	    (ct[n] != '\0' && ct[n] != ';' && ct[n] != ' ')) {
+	if (!http_content_type_is(ct, "application/jose+json")) {
 		acme_problem(k, 415, "malformed", "RFC 8555 6.2: Content-Type must "
 		    "be application/jose+json");
 		goto out;
@@ -502,6 +476,7 @@ void acme_api_handle(void *arg, const struct http_request *req,
 {
 	struct acme_call k;
 	const char *serial = NULL;
+	enum endpoint ep;
 	long long id;
 	long page;
 	const char *p = req->path + strlen("/acme/"), *slash;
@@ -558,10 +533,10 @@ void acme_api_handle(void *arg, const struct http_request *req,
 			    204, "text/plain", "", 0);
 		else
 			acme_renewal_info(&k, k.rest + 13);
-	} else if (route(k.rest, &id, &page, &serial) == EP_NONE) {
+	} else if ((ep = route(k.rest, &id, &page, &serial)) == EP_NONE) {
 		acme_problem(&k, 404, "malformed", "no such ACME resource");
 	} else if (strcmp(req->method, "POST") == 0) {
-		post(&k);
+		post(&k, ep, id, page, serial);
 	} else {
 		/* RFC 8555 6.3: resources are fetched with POST-as-GET. */
 		method_not_allowed(&k, "POST");

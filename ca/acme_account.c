@@ -340,8 +340,11 @@ static void key_conflict(struct acme_call *k, long long other)
 {
 	char url[ACME_URL_MAX];
 
-	account_url(k, other, url, sizeof(url));
-	acme_add_header(k, "Location", url);
+	/* other < 0: the key changed hands again while we looked. */
+	if (other > 0) {
+		account_url(k, other, url, sizeof(url));
+		acme_add_header(k, "Location", url);
+	}
 	acme_problem(k, 409, "malformed", "RFC 8555 7.3.5: the new key is the "
 	    "key of another account (its URL is in Location)");
 }
@@ -411,20 +414,12 @@ void acme_key_change(struct acme_call *k, json_t *payload)
 		acme_problem_internal(k, &e);
 		goto out;
 	}
-	if (db_acme_account_by_key(k->c, k->prov, tp, &other, &e) == 0) {
-		key_conflict(k, other.id);
-		goto out;
-	}
-	if (e.kind != ERR_NOTFOUND) {
-		acme_problem_internal(k, &e);
-		goto out;
-	}
+	/* A key another account holds: the unique index refuses it. */
 	if (db_acme_account_set_key(k->c, k->prov, k->acct.id, tp, canon,
 	    &acct, &e) != 0) {
-		/* Another account took the key meanwhile. */
-		if (e.kind == ERR_CONFLICT &&
-		    db_acme_account_by_key(k->c, k->prov, tp, &other, &e) == 0)
-			key_conflict(k, other.id);
+		if (e.kind == ERR_CONFLICT)
+			key_conflict(k, db_acme_account_by_key(k->c, k->prov, tp, &other,
+			    &e) == 0 ? other.id : -1);
 		else if (e.kind == ERR_AUTH || e.kind == ERR_NOTFOUND)
 			acme_problem(k, 401, "unauthorized", "the account is not valid");
 		else

@@ -6,8 +6,10 @@
 
 #include <cjose/cjose.h>
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 const char *const acme_jws_algs[] = { "ES256", "ES384", "RS256", "PS256",
@@ -528,6 +530,37 @@ int acme_jwk_same(const json_t *a, const json_t *b)
 	return same;
 }
 
+int acme_random_b64(unsigned char *raw, size_t n, char *out, size_t outn,
+    struct err *e)
+{
+	char *b64 = NULL;
+	size_t len = 0;
+	cjose_err ce;
+	int rc = -1;
+
+	do {
+		if (b64 != NULL)
+			OPENSSL_cleanse(b64, len);
+		free(b64);
+		b64 = NULL;
+		if (n > 64 || RAND_bytes(raw, (int)n) != 1)
+			return err_ossl(e, ERR_INTERNAL, "RAND_bytes");
+		if (!cjose_base64url_encode(raw, n, &b64, &len, &ce) ||
+		    len >= outn) {
+			err_set(e, ERR_INTERNAL, "base64url encoding failed");
+			goto out;
+		}
+	} while (len > 0 && b64[0] == '-');
+	memcpy(out, b64, len);
+	out[len] = '\0';
+	rc = 0;
+out:
+	if (b64 != NULL)
+		OPENSSL_cleanse(b64, len);
+	free(b64);
+	return rc;
+}
+
 int acme_b64url_decode(const char *s, size_t len, size_t max, uint8_t **out,
     size_t *out_len, struct err *e)
 {
@@ -616,8 +649,6 @@ int acme_jwk_from_pkey(EVP_PKEY *pk, json_t **out, struct err *e)
 		goto out;
 	}
 	if (*out == NULL) {
-		json_decref(*out);
-		*out = NULL;
 		err_set(e, ERR_INTERNAL, "out of memory");
 		goto out;
 	}

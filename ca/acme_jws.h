@@ -130,6 +130,15 @@ int acme_jwk_same(const json_t *a, const json_t *b);
  * ERR_INVALID for another kind of key. */
 int acme_jwk_from_pkey(EVP_PKEY *pk, json_t **out, struct err *e);
 
+/* n (at most 64) random bytes from RAND_bytes into raw, and their
+ * base64url into out (outn bytes with the NUL): nonces, tokens, EAB key
+ * ids and keys.  The text never begins with '-': people paste EAB values
+ * on command lines (certbot --eab-kid, lego --hmac), where a leading '-'
+ * reads as an option; drawing again costs well under a bit.  The
+ * encoding's own copy is cleansed; raw and out are the caller's. */
+int acme_random_b64(unsigned char *raw, size_t n, char *out, size_t outn,
+    struct err *e);
+
 /* Decode base64url (no padding, only the URL-safe alphabet) of 1..max
  * bytes into *out (malloc'ed, *out_len bytes); ERR_INVALID otherwise. */
 int acme_b64url_decode(const char *s, size_t len, size_t max, uint8_t **out,

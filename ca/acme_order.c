@@ -6,7 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <cjose/cjose.h>
 #include <jansson.h>
 #include <openssl/x509.h>
 
@@ -239,16 +238,6 @@ fail:
 	return -1;
 }
 
-/* The longest lifetime the policy allows, seconds. */
-static long long max_lifetime(const struct acme_call *k)
-{
-	long long max = k->a->cfg->max_lifetime;
-
-	if (k->pol->max_lifetime > 0 && k->pol->max_lifetime < max)
-		max = k->pol->max_lifetime;
-	return max;
-}
-
 /* notBefore / notAfter of the payload (RFC 8555 7.4), within policy:
  * *nb and *na 0 when absent.  A problem has been answered on -1. */
 static int read_validity(struct acme_call *k, json_t *payload, time_t *nb,
@@ -257,6 +246,7 @@ static int read_validity(struct acme_call *k, json_t *payload, time_t *nb,
 	const char *snb = json_string_value(json_object_get(payload, "notBefore"));
 	const char *sna = json_string_value(json_object_get(payload, "notAfter"));
 	time_t now = time(NULL), from;
+	long long max = policy_max_lifetime(k->pol, k->a->cfg->max_lifetime);
 	char detail[160];
 
 	*nb = *na = 0;
@@ -274,10 +264,9 @@ static int read_validity(struct acme_call *k, json_t *payload, time_t *nb,
 		return -1;
 	}
 	from = snb ? *nb : now;
-	if (sna && (*na < from + 60 || *na - from > max_lifetime(k))) {
+	if (sna && (*na < from + 60 || *na - from > max)) {
 		snprintf(detail, sizeof(detail), "notAfter must lie 60 s to %lld s "
-		    "after notBefore (the provisioner's maximum lifetime)",
-		    max_lifetime(k));
+		    "after notBefore (the provisioner's maximum lifetime)", max);
 		acme_problem(k, 400, "malformed", detail);
 		return -1;
 	}
@@ -661,27 +650,19 @@ out:
 static int read_csr(struct acme_call *k, json_t *payload, struct csr **out)
 {
 	json_t *v = payload ? json_object_get(payload, "csr") : NULL;
-	const char *s = json_string_value(v);
 	uint8_t *der = NULL;
 	const unsigned char *p;
 	size_t len = 0;
 	X509_REQ *req = NULL;
 	char detail[300];
-	cjose_err ce;
 	struct err e;
 	int rc = -1;
 
 	*out = NULL;
-	if (s == NULL || json_string_length(v) > CSR_MAX * 4 / 3 + 4 ||
-	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789-_") != json_string_length(v)) {
+	if (!json_is_string(v) || acme_b64url_decode(json_string_value(v),
+	    json_string_length(v), CSR_MAX, &der, &len, &e) != 0) {
 		acme_problem(k, 400, "malformed", "RFC 8555 7.4: csr must be the "
 		    "base64url DER of a PKCS#10 request");
-		goto out;
-	}
-	if (!cjose_base64url_decode(s, strlen(s), &der, &len, &ce) ||
-	    len == 0 || len > CSR_MAX) {
-		acme_problem(k, 400, "badCSR", "the CSR is not valid base64url");
 		goto out;
 	}
 	p = der;
@@ -776,16 +757,6 @@ out:
 	return rc;
 }
 
-/* The profile an ACME certificate gets: server when the policy allows
- * it (what ACME clients want), else client, else both. */
-static enum profile acme_profile(const struct policy *pol)
-{
-	if (pol->profiles & (1u << PROFILE_SERVER))
-		return PROFILE_SERVER;
-	return (pol->profiles & (1u << PROFILE_CLIENT)) ? PROFILE_CLIENT :
-	    PROFILE_BOTH;
-}
-
 void acme_finalize(struct acme_call *k, long long id, json_t *payload)
 {
 	struct db_acme_order o;
@@ -794,6 +765,7 @@ void acme_finalize(struct acme_call *k, long long id, json_t *payload)
 	struct ca_request cr;
 	char serial[SERIAL_HEX_MAX], requester[96], detail[300];
 	time_t nb = 0, na = 0, now = time(NULL);
+	long long max;
 	int ok = 0, begun = 0;
 	X509 *x = NULL;
 	struct err e;
@@ -844,13 +816,14 @@ void acme_finalize(struct acme_call *k, long long id, json_t *payload)
 	cr.spki = X509_REQ_get_X509_PUBKEY(csr->req);
 	cr.cn = csr->cn[0] ? csr->cn : NULL;
 	cr.sans = &names;
-	cr.profile = acme_profile(k->pol);
+	/* ACME clients want server certificates: the policy's default. */
+	cr.profile = policy_default_profile(k->pol);
 	cr.not_before = nb;
 	cr.lifetime = na ? (long long)(na - (nb ? nb : now)) :
-	    k->pol->default_lifetime > 0 ? k->pol->default_lifetime :
-	    k->a->cfg->default_lifetime;
-	if (cr.lifetime > max_lifetime(k))
-		cr.lifetime = max_lifetime(k);
+	    policy_default_lifetime(k->pol, k->a->cfg->default_lifetime);
+	max = policy_max_lifetime(k->pol, k->a->cfg->max_lifetime);
+	if (cr.lifetime > max)
+		cr.lifetime = max;
 	if (cr.lifetime < 60)
 		cr.lifetime = 60;
 	cr.provisioner = k->prov;
@@ -899,7 +872,6 @@ void acme_certificate(struct acme_call *k, const char *serial,
 {
 	long long owner = -1;
 	unsigned char *der = NULL;
-	const unsigned char *p;
 	size_t len = 0, plen, clen;
 	char *pem = NULL, *body = NULL;
 	X509 *x = NULL;
@@ -924,8 +896,7 @@ void acme_certificate(struct acme_call *k, const char *serial,
 		acme_problem_err(k, 404, "malformed", &e);
 		goto out;
 	}
-	p = der;
-	if ((x = d2i_X509(NULL, &p, (long)len)) == NULL ||
+	if ((x = x509_from_der(der, len, &e)) == NULL ||
 	    x509_to_pem(x, &pem, &e) != 0) {
 		acme_problem(k, 500, "serverInternal", "stored certificate");
 		goto out;

@@ -18,14 +18,6 @@
 /* Most subjectAltNames looked at for the authorization check. */
 #define ACME_REVOKE_MAX_NAMES 100
 
-/* The RFC 5280 5.3.1 reasons signet records: not certificateHold (6:
- * signet's revocations are final), not the unused 7, not removeFromCRL
- * (8: it only undoes a hold, on delta CRLs). */
-static int reason_ok(json_int_t r)
-{
-	return (r >= 0 && r <= 5) || r == 9 || r == 10;
-}
-
 /* The certificate's identifiers as acme_authzs holds them, a JSON array
  * of {"type", "value"} into *out (malloc'ed text): DNS names lowercased,
  * a wildcard by its base name, IP addresses as inet_ntop writes them.
@@ -168,7 +160,7 @@ void acme_revoke_cert(struct acme_call *k, json_t *payload)
 		goto out;
 	}
 	if (jr != NULL && (!json_is_integer(jr) ||
-	    !reason_ok(reason = json_integer_value(jr)))) {
+	    !crl_reason_allowed(reason = json_integer_value(jr)))) {
 		acme_problem(k, 400, "badRevocationReason", "RFC 8555 7.6: reason "
 		    "must be an RFC 5280 5.3.1 code signet records: 0-5, 9 or 10 "
 		    "(no certificateHold: revocations are final)");

@@ -558,7 +558,7 @@ static int redirect_target(const struct acme_validate *v, const char *from,
 	char *scheme = NULL, *host = NULL, *port_s = NULL, *full = NULL;
 	char shown[200 + 4], h[INET6_ADDRSTRLEN + 2];
 	unsigned char buf[16];
-	int rc = -1, is_ip;
+	int rc = -1;
 	size_t n;
 
 	printable(location, strlen(location), shown, 200);
@@ -595,14 +595,19 @@ static int redirect_target(const struct acme_validate *v, const char *from,
 	} else {
 		snprintf(h, sizeof(h), "%.*s", (int)(sizeof(h) - 1), host);
 	}
-	is_ip = inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
+	/* Not to an address (as Let's Encrypt): a redirect would otherwise
+	 * point signetd at any internal service by number. */
+	if (inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1) {
+		fail(atype, "unauthorized", e, "http-01: %s redirects to \"%s\": "
+		    "redirects to IP addresses are not followed", from, shown);
+		goto out;
+	}
 	for (char *p = host; *p; p++)   /* host names compare lowercase */
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
-	if (check_ident(is_ip ? "ip" : "dns", is_ip ? h : host, id, atype,
-	    e) != 0) {
-		err_prefix(e, "http-01: %s redirects to \"%s\": ", from, shown);
-		*atype = "unauthorized";
+	if (check_ident("dns", host, id, atype, e) != 0) {
+		fail(atype, "unauthorized", e, "http-01: %s redirects to \"%s\", "
+		    "which is not a host name", from, shown);
 		goto out;
 	}
 	if (strlen(full) >= url_len) {
@@ -680,9 +685,12 @@ static int http01(struct acme_validate *v, const struct ident *first,
 		body->len--;
 	if (body->len != strlen(key_authz) ||
 	    memcmp(body->buf, key_authz, body->len) != 0) {
-		char shown[80 + 4];
+		char shown[80 + 4] = "(not shown: reached by a redirect)";
 
-		printable(body->buf, body->len, shown, 80);
+		/* What a redirect target says goes to no client: the challenge
+		 * error is the client's to read. */
+		if (hops == 0)
+			printable(body->buf, body->len, shown, 80);
 		fail(atype, "incorrectResponse", e, "http-01: GET %s (%s): the body "
 		    "is not the key authorization; got \"%s\" (%zu bytes)", url,
 		    used, shown, body->len);

@@ -83,20 +83,14 @@ int api_authorize(const struct csr *csr, const struct token_claims *tok,
 	if (tok->profile[0] != '\0') {
 		if (profile_parse(tok->profile, profile, e) != 0)
 			return -1;
-	} else if (pol->profiles & (1u << PROFILE_SERVER)) {
-		*profile = PROFILE_SERVER;
 	} else {
-		*profile = (pol->profiles & (1u << PROFILE_CLIENT)) ?
-		    PROFILE_CLIENT : PROFILE_BOTH;
+		*profile = policy_default_profile(pol);
 	}
 	if (policy_check_profile(pol, *profile, e) != 0)
 		return -1;
 	*lifetime = tok->lifetime > 0 ? tok->lifetime :
-	    pol->default_lifetime > 0 ? pol->default_lifetime :
-	    cfg->default_lifetime;
-	max = cfg->max_lifetime;
-	if (pol->max_lifetime > 0 && pol->max_lifetime < max)
-		max = pol->max_lifetime;
+	    policy_default_lifetime(pol, cfg->default_lifetime);
+	max = policy_max_lifetime(pol, cfg->max_lifetime);
 	if (*lifetime < 60 || *lifetime > max)
 		return err_set(e, ERR_POLICY, "lifetime of %llds is outside what "
 		    "this provisioner allows (60..%llds)", *lifetime, max);

@@ -37,6 +37,14 @@ static const struct {
 };
 #define NREASONS (sizeof(reasons) / sizeof(reasons[0]))
 
+int crl_reason_allowed(long long code)
+{
+	for (size_t i = 0; i < NREASONS; i++)
+		if (reasons[i].code == code)
+			return reasons[i].allowed;
+	return 0;
+}
+
 int crl_reason_parse(const char *name, int *code, struct err *e)
 {
 	if (name == NULL || *name == '\0')
@@ -278,6 +286,11 @@ int crl_builder_add(struct crl_builder *b, const char *serial_hex,
 	long slen;
 	int dlen, tag, cls;
 
+	/* A stored reason is one signet records: anything else would be
+	 * encoded as whatever the reused entry last held. */
+	if (!crl_reason_allowed(reason))
+		return err_set(e, ERR_INTERNAL, "CRL entry: reason %d is not one "
+		    "signet records", reason);
 	/* The serial's bytes from its hex, without leading zero bytes: DER
 	 * wants the INTEGER minimal. */
 	while (serial_hex[0] == '0' && serial_hex[1] != '\0')

@@ -26,6 +26,9 @@
  * certificateHold and removeFromCRL are refused (ERR_INVALID): signet
  * revocations are final.  Unknown names: ERR_INVALID listing the known. */
 int crl_reason_parse(const char *name, int *code, struct err *e);
+/* 1 if code is a reason signet records (RFC 5280 5.3.1 but
+ * certificateHold and removeFromCRL). */
+int crl_reason_allowed(long long code);
 /* The RFC 5280 name of a code, "unknown" for others. */
 const char *crl_reason_name(int code);
 

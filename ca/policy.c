@@ -391,3 +391,23 @@ int policy_check_key_type(const struct policy *p, const char *key_type,
 	return err_set(e, ERR_POLICY,
 	    "key type %s is not allowed by the provisioner's policy", key_type);
 }
+
+enum profile policy_default_profile(const struct policy *p)
+{
+	if (p->profiles & (1u << PROFILE_SERVER))
+		return PROFILE_SERVER;
+	return (p->profiles & (1u << PROFILE_CLIENT)) ? PROFILE_CLIENT :
+	    PROFILE_BOTH;
+}
+
+long long policy_default_lifetime(const struct policy *p,
+    long long cfg_default)
+{
+	return p->default_lifetime > 0 ? p->default_lifetime : cfg_default;
+}
+
+long long policy_max_lifetime(const struct policy *p, long long cfg_max)
+{
+	return p->max_lifetime > 0 && p->max_lifetime < cfg_max ?
+	    p->max_lifetime : cfg_max;
+}

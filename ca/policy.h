@@ -77,4 +77,13 @@ int policy_check_profile(const struct policy *p, enum profile prof,
 int policy_check_key_type(const struct policy *p, const char *key_type,
     struct err *e);
 
+/* What a request that names no profile or lifetime gets: server when
+ * the policy allows it, else client, else both; the policy's default
+ * lifetime, else cfg_default.  And the longest lifetime allowed: the
+ * smaller of the policy's maximum (if any) and cfg_max. */
+enum profile policy_default_profile(const struct policy *p);
+long long policy_default_lifetime(const struct policy *p,
+    long long cfg_default);
+long long policy_max_lifetime(const struct policy *p, long long cfg_max);
+
 #endif

@@ -183,9 +183,7 @@ static int authorize(struct renew_api *a, const struct proof *p,
 	*lifetime = (long long)(p->rec.not_after - p->rec.not_before) - 60;
 	if (*lifetime < 60)
 		*lifetime = 60;
-	max = a->cfg->max_lifetime;
-	if (pol->max_lifetime > 0 && pol->max_lifetime < max)
-		max = pol->max_lifetime;
+	max = policy_max_lifetime(pol, a->cfg->max_lifetime);
 	if (*lifetime > max)
 		*lifetime = max;
 	rc = 0;

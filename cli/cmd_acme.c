@@ -5,11 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjose/cjose.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
+#include "ca/acme_jws.h"
 #include "ca/policy.h"
 #include "cli/cli.h"
 #include "common/util.h"
@@ -23,42 +22,6 @@
  * is 32 (RFC 7518 3.2: at least the hash's size for HS256). */
 #define EAB_KID_BYTES 16
 #define EAB_KEY_BYTES 32
-
-/* base64url of n random bytes into out (size outn); raw receives the
- * bytes.  The text never begins with '-': clients take it on their
- * command line (certbot --eab-kid, lego --hmac), where a leading '-'
- * reads as an option.  (Drawing again drops well under a bit of the
- * key's 256.) */
-static int random_b64(unsigned char *raw, size_t n, char *out, size_t outn,
-    struct err *e)
-{
-	char *b64 = NULL;
-	size_t len = 0;
-	cjose_err ce;
-	int rc = -1;
-
-	do {
-		if (b64 != NULL)
-			OPENSSL_cleanse(b64, len);
-		free(b64);
-		b64 = NULL;
-		if (RAND_bytes(raw, (int)n) != 1)
-			return err_ossl(e, ERR_INTERNAL, "RAND_bytes");
-		if (!cjose_base64url_encode(raw, n, &b64, &len, &ce) ||
-		    len >= outn) {
-			err_set(e, ERR_INTERNAL, "base64url encoding failed");
-			goto out;
-		}
-	} while (len > 0 && b64[0] == '-');
-	memcpy(out, b64, len);
-	out[len] = '\0';
-	rc = 0;
-out:
-	if (b64 != NULL)
-		OPENSSL_cleanse(b64, len);
-	free(b64);
-	return rc;
-}
 
 static int eab_usage(void)
 {
@@ -131,8 +94,8 @@ static int acme_eab(struct cli_ctx *ctx, int argc, char **argv)
 		rc = cli_report(&e);
 		goto out;
 	}
-	if (random_b64(kid_raw, sizeof(kid_raw), kid, sizeof(kid), &e) != 0 ||
-	    random_b64(key, sizeof(key), key_b64, sizeof(key_b64), &e) != 0 ||
+	if (acme_random_b64(kid_raw, sizeof(kid_raw), kid, sizeof(kid), &e) != 0 ||
+	    acme_random_b64(key, sizeof(key), key_b64, sizeof(key_b64), &e) != 0 ||
 	    db_acme_eab_add(c, kid, prov, key, sizeof(key), ttl, "admin",
 	    expires, &e) != 0) {
 		rc = cli_report(&e);

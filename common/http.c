@@ -135,12 +135,12 @@ void http_problem(struct http_response *resp, const struct err *e)
 	    err_type_slug(e->kind));
 }
 
-static int content_type_json(const char *ct)
+int http_content_type_is(const char *ct, const char *type)
 {
-	size_t n = strlen("application/json");
+	size_t n = strlen(type);
 
-	return ct != NULL && strncasecmp(ct, "application/json", n) == 0 &&
-	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+	return ct != NULL && strncasecmp(ct, type, n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
 }
 
 int http_json_body(const struct http_request *req, void **out, int *status,
@@ -149,7 +149,7 @@ int http_json_body(const struct http_request *req, void **out, int *status,
 	json_error_t je;
 	json_t *body;
 
-	if (!content_type_json(req->content_type)) {
+	if (!http_content_type_is(req->content_type, "application/json")) {
 		*status = 415;
 		return err_set(e, ERR_INVALID, "Content-Type must be application/json");
 	}

@@ -83,6 +83,10 @@ void http_respond_owned(struct http_response *resp, int status,
 /* Add a response header. */
 void http_add_header(struct http_response *resp, const char *name,
     const char *value);
+/* 1 if the Content-Type header ct names the media type type (any case),
+ * with or without parameters. */
+int http_content_type_is(const char *ct, const char *type);
+
 /* The body as a JSON object (json_t *, to json_decref): Content-Type must
  * be application/json, else *status is 415; the body an object without
  * duplicate keys, else 400.  On failure e says why. */

@@ -205,12 +205,14 @@ static int eab_unclaimable(PGconn *c, const char *provisioner,
 	struct db_acme_eab k;
 	int rc = -1;
 
-	if (db_acme_eab_get(c, eab_kid, &k, e) != 0 ||
-	    strcmp(k.provisioner, provisioner) != 0) {
-		if (e->kind == ERR_NOTFOUND || e->kind == ERR_NONE ||
-		    strcmp(k.provisioner, provisioner) != 0)
-			err_set(e, ERR_NOTFOUND, "no EAB key %.64s for provisioner "
-			    "\"%s\"", eab_kid, provisioner);
+	memset(&k, 0, sizeof(k));
+	if (db_acme_eab_get(c, eab_kid, &k, e) != 0) {
+		if (e->kind != ERR_NOTFOUND)   /* the database's own failure */
+			goto out;
+	}
+	if (k.hmac_key == NULL || strcmp(k.provisioner, provisioner) != 0) {
+		err_set(e, ERR_NOTFOUND, "no EAB key %.64s for provisioner \"%s\"",
+		    eab_kid, provisioner);
 		goto out;
 	}
 	if (k.used) {

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1023,15 +1022,6 @@ static void answer(struct ocsp_service *s, const struct ocsp_request *rq,
 	answer_fresh(s, rq, match, get, resp);
 }
 
-static int is_ocsp_request_type(const char *ct)
-{
-	static const char want[] = "application/ocsp-request";
-	size_t n = sizeof(want) - 1;
-
-	return ct != NULL && strncasecmp(ct, want, n) == 0 &&
-	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
-}
-
 void ocsp_service_post(void *arg, const struct http_request *req,
     struct http_response *resp)
 {
@@ -1041,7 +1031,8 @@ void ocsp_service_post(void *arg, const struct http_request *req,
 
 	/* Not an OCSP request as far as HTTP goes: 415, like /v1/sign.
 	 * docs/ocsp.md says why this is not malformedRequest. */
-	if (!is_ocsp_request_type(req->content_type)) {
+	if (!http_content_type_is(req->content_type,
+	    "application/ocsp-request")) {
 		err_set(&e, ERR_INVALID, "Content-Type must be "
 		    "application/ocsp-request");
 		http_problem(resp, &e);

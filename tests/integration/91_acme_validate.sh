@@ -164,6 +164,8 @@ class H(http.server.BaseHTTPRequestHandler):
             self.redirect(self.path)
         elif tok.startswith("redirport"):
             self.redirect("http://example.test:1/final/" + tok)
+        elif tok.startswith("redirip"):
+            self.redirect("http://127.0.0.1:%d/final/%s" % (port, tok))
         elif tok.startswith("redirftp"):
             self.redirect("ftp://example.test/final/" + tok)
         else:
@@ -221,6 +223,10 @@ T=$(tok redirport)
 probe py.conf http-01 dns example.test "$T" "$T.$THUMB"
 expect_match "http-01: a redirect to another port is not followed: unauthorized naming it" "$OUT" \
 	"^invalid unauthorized: .*redirects to \"http://example\.test:1/final/.*ports 80, 443"
+T=$(tok redirip)
+probe py.conf http-01 dns example.test "$T" "$T.$THUMB"
+expect_match "http-01: a redirect to an IP address is not followed: unauthorized" "$OUT" \
+	"^invalid unauthorized: .*redirects to IP addresses are not followed"
 T=$(tok redirftp)
 probe py.conf http-01 dns example.test "$T" "$T.$THUMB"
 expect_match "http-01: a redirect to ftp is not followed: unauthorized" "$OUT" \
