@@ -219,10 +219,7 @@ static void finish(struct acme_call *k)
 
 	if (k->c == NULL)
 		return;
-	/* renewal-info is an unauthenticated GET that clients poll and
-	 * caches may serve (RFC 9773 7): no nonce, its own Cache-Control. */
-	if (strncmp(k->rest, "renewal-info/", 13) == 0 &&
-	    k->resp->status == 200)
+	if (k->cacheable)
 		return;
 	if (new_nonce(k, nonce, &e) != 0) {
 		k->resp->extra_headers[0] = '\0';

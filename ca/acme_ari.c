@@ -281,12 +281,13 @@ void acme_renewal_info(struct acme_call *k, const char *cert_id)
 	util_rfc3339(w.end, end, sizeof(end));
 	acme_reply_json(k, 200, json_pack("{s:{s:s, s:s}}", "suggestedWindow",
 	    "start", start, "end", end));
-	/* RFC 9773 4.3: when to ask again (ACME_ARI_RETRY_*); caches may
-	 * keep the answer as long (7).  The answer carries no nonce
-	 * (finish() in ca/acme.c). */
+	/* RFC 9773 4.3: when to ask again (ACME_ARI_RETRY_*).  An
+	 * unauthenticated GET that clients poll: caches may keep the answer
+	 * as long (7), so it carries no nonce (finish() in ca/acme.c). */
 	acme_retry_after(k, w.retry_after);
 	snprintf(cc, sizeof(cc), "public, max-age=%ld", (long)w.retry_after);
 	acme_add_header(k, "Cache-Control", cc);
+	k->cacheable = 1;
 }
 
 int acme_ari_serial(struct acme_call *k, const char *cert_id, char *serial,

@@ -51,6 +51,9 @@ struct acme_call {
 	/* A verified POST signed with a kid: its account. */
 	struct db_acme_account acct;
 	const struct acme_jws *jws;
+	/* The answer may be cached: no Replay-Nonce, no no-store (set by
+	 * the handler that says so). */
+	int cacheable;
 };
 
 /* ACME problem (RFC 8555 6.7) of type (without the urn prefix). */

@@ -25,8 +25,7 @@ int db_acme_ari_cert(PGconn *c, const char *provisioner, const char *serial,
 	 * that does not exist.  The serial is the primary key. */
 	if (db_execb(c, "SELECT c.status,"
 	    " extract(epoch FROM c.not_before)::bigint,"
-	    " extract(epoch FROM c.not_after)::bigint,"
-	    " coalesce(extract(epoch FROM c.revoked_at)::bigint, 0)"
+	    " extract(epoch FROM c.not_after)::bigint"
 	    " FROM certificates c JOIN issuers i ON i.id = c.issuer_id"
 	    " WHERE c.serial = $1 AND c.provisioner = $2 AND i.ski = $3"
 	    " AND c.status IN ('good', 'revoked')", 3, p, lens, &r, e) != 0)
@@ -38,7 +37,6 @@ int db_acme_ari_cert(PGconn *c, const char *provisioner, const char *serial,
 	snprintf(out->status, sizeof(out->status), "%s", PQgetvalue(r, 0, 0));
 	out->not_before = (time_t)strtoll(PQgetvalue(r, 0, 1), NULL, 10);
 	out->not_after = (time_t)strtoll(PQgetvalue(r, 0, 2), NULL, 10);
-	out->revoked_at = (time_t)strtoll(PQgetvalue(r, 0, 3), NULL, 10);
 	rc = 0;
 out:
 	PQclear(r);

@@ -17,7 +17,6 @@
 struct db_acme_ari_cert {
 	char status[16];             /* good, revoked */
 	time_t not_before, not_after;
-	time_t revoked_at;           /* 0 unless revoked */
 };
 
 /* The certificate with serial (lowercase hex, no leading zeros) that

@@ -58,7 +58,12 @@ void db_acme_account_clear(struct db_acme_account *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* Row 0 of r (id, status, jwk, contacts) into out. */
+/* The columns account_row reads, in its order: every query that
+ * returns an account selects these. */
+#define ACCOUNT_COLS "id, status, jwk::text AS jwk, " \
+	"contacts::text AS contacts, eab_kid IS NOT NULL AS eab"
+
+/* Row 0 of r (ACCOUNT_COLS) into out. */
 static int account_row(PGresult *r, struct db_acme_account *out,
     struct err *e)
 {
@@ -91,13 +96,12 @@ int db_acme_account_create(PGconn *c, const char *provisioner,
 	    "  (provisioner, jwk_thumbprint, jwk, contacts)"
 	    "  VALUES ($1, $2, $3::jsonb, $4::jsonb)"
 	    "  ON CONFLICT (provisioner, jwk_thumbprint) DO NOTHING"
-	    "  RETURNING id, status, jwk::text AS jwk, contacts::text AS contacts,"
-	    "    eab_kid IS NOT NULL AS eab),"
+	    "  RETURNING " ACCOUNT_COLS "),"
 	    " aud AS (INSERT INTO audit_log (actor, action, subject, detail)"
 	    "  SELECT 'acme:' || $1::text, 'acme.account.create', id::text,"
 	    "  jsonb_build_object('provisioner', $1::text, 'thumbprint', $2::text,"
 	    "  'contacts', $4::jsonb) FROM ins)"
-	    " SELECT id, status, jwk, contacts, eab FROM ins", 4, p, &r, e) != 0)
+	    " SELECT * FROM ins", 4, p, &r, e) != 0)
 		return -1;
 	if (PQntuples(r) == 1) {
 		rc = account_row(r, out, e);
@@ -117,7 +121,7 @@ int db_acme_account_by_key(PGconn *c, const char *provisioner,
 	PGresult *r = NULL;
 	int rc;
 
-	if (db_exec(c, "SELECT id, status, jwk::text, contacts::text, eab_kid IS NOT NULL"
+	if (db_exec(c, "SELECT " ACCOUNT_COLS
 	    " FROM acme_accounts WHERE provisioner = $1 AND jwk_thumbprint = $2",
 	    2, p, &r, e) != 0)
 		return -1;
@@ -138,7 +142,7 @@ int db_acme_account_get(PGconn *c, const char *provisioner, long long id,
 	int rc;
 
 	snprintf(id_s, sizeof(id_s), "%lld", id);
-	if (db_exec(c, "SELECT id, status, jwk::text, contacts::text, eab_kid IS NOT NULL"
+	if (db_exec(c, "SELECT " ACCOUNT_COLS
 	    " FROM acme_accounts WHERE provisioner = $1 AND id = $2::bigint",
 	    2, p, &r, e) != 0)
 		return -1;
@@ -168,8 +172,7 @@ int db_acme_account_update(PGconn *c, const char *provisioner, long long id,
 	    "  contacts = COALESCE($3::jsonb, contacts),"
 	    "  status = COALESCE($4::text, status)"
 	    "  WHERE provisioner = $1 AND id = $2::bigint AND status = 'valid'"
-	    "  RETURNING id, status, jwk::text AS jwk, contacts::text AS contacts,"
-	    "    eab_kid IS NOT NULL AS eab),"
+	    "  RETURNING " ACCOUNT_COLS "),"
 	    " aud AS (INSERT INTO audit_log (actor, action, subject, detail)"
 	    "  SELECT 'acme:' || $1::text, CASE WHEN $4::text IS NULL"
 	    "  THEN 'acme.account.update' ELSE 'acme.account.deactivate' END,"
@@ -182,7 +185,7 @@ int db_acme_account_update(PGconn *c, const char *provisioner, long long id,
 	    " az AS (UPDATE acme_authzs SET status = 'deactivated'"
 	    "  WHERE $4::text IS NOT NULL AND account_id IN (SELECT id FROM upd)"
 	    "  AND status = 'pending' RETURNING id)"
-	    " SELECT id, status, jwk, contacts, eab FROM upd", 4, p, &r, e) != 0)
+	    " SELECT * FROM upd", 4, p, &r, e) != 0)
 		return -1;
 	if (PQntuples(r) == 1) {
 		rc = account_row(r, out, e);
@@ -278,13 +281,12 @@ int db_acme_account_create_eab(PGconn *c, const char *provisioner,
 	    "  (provisioner, jwk_thumbprint, jwk, contacts, eab_kid)"
 	    "  VALUES ($1, $2, $3::jsonb, $4::jsonb, $5)"
 	    "  ON CONFLICT (provisioner, jwk_thumbprint) DO NOTHING"
-	    "  RETURNING id, status, jwk::text AS jwk, contacts::text AS contacts,"
-	    "    eab_kid IS NOT NULL AS eab),"
+	    "  RETURNING " ACCOUNT_COLS "),"
 	    " aud AS (INSERT INTO audit_log (actor, action, subject, detail)"
 	    "  SELECT 'acme:' || $1::text, 'acme.account.create', id::text,"
 	    "  jsonb_build_object('provisioner', $1::text, 'thumbprint', $2::text,"
 	    "  'contacts', $4::jsonb, 'eab_kid', $5::text) FROM ins)"
-	    " SELECT id, status, jwk, contacts, eab FROM ins", 5, p, &r, e) != 0)
+	    " SELECT * FROM ins", 5, p, &r, e) != 0)
 		goto fail;
 	if (PQntuples(r) == 0) {
 		/* The key has an account already (made meanwhile): it stays
@@ -353,8 +355,7 @@ int db_acme_account_set_key(PGconn *c, const char *provisioner, long long id,
 	 * another account: ERR_CONFLICT from db_exec. */
 	if (db_exec(c, "UPDATE acme_accounts SET jwk_thumbprint = $3,"
 	    " jwk = $4::jsonb WHERE provisioner = $1 AND id = $2::bigint"
-	    " RETURNING id, status, jwk::text, contacts::text,"
-	    " eab_kid IS NOT NULL", 4, p, &r, e) != 0)
+	    " RETURNING " ACCOUNT_COLS, 4, p, &r, e) != 0)
 		goto fail;
 	if (account_row(r, out, e) != 0)
 		goto fail;

@@ -28,8 +28,8 @@ int db_acme_eab_add(PGconn *c, const char *kid, const char *provisioner,
 		return err_set(e, ERR_INTERNAL, "EAB key of %zu bytes", key_len);
 	if (db_begin(c, e) != 0)
 		return -1;
-	/* The provisioner row is locked so that a concurrent `provisioner
-	 * remove` cannot leave a key for a provisioner that is gone. */
+	/* Locked so that a concurrent `provisioner remove` waits (the
+	 * foreign key would refuse the insert, less clearly). */
 	if (db_exec(c, "SELECT 1 FROM provisioners WHERE name = $1 FOR SHARE",
 	    1, &p[1], &r, e) != 0)
 		goto fail;

@@ -71,10 +71,12 @@ CREATE INDEX acme_challenges_work ON acme_challenges (next_attempt)
     WHERE status = 'processing';
 
 -- External Account Binding keys (RFC 8555 7.3.4), minted by `signet acme
--- eab`: a key binds one account, once.
+-- eab`: a key binds one account, once.  Removing the provisioner removes
+-- its keys: one added again under the same name starts without them.
 CREATE TABLE acme_eab_keys (
     kid          text PRIMARY KEY,
-    provisioner  text NOT NULL,
+    provisioner  text NOT NULL
+                 REFERENCES provisioners(name) ON DELETE CASCADE,
     hmac_key     bytea NOT NULL,
     created_at   timestamptz NOT NULL DEFAULT now(),
     expires_at   timestamptz,

@@ -232,6 +232,19 @@ expect_eq "without a binding there an account is made as before: 201" "$(new_acc
 acct_f=$(hdr Location)
 expect_eq "  without a kid" "$(psql_val "SELECT eab_kid IS NULL FROM acme_accounts WHERE id = ${acct_f##*/}")" t
 
+# A provisioner removed and added again does not inherit its old keys.
+ca_provisioner gone --allow-dns '*.svc.test' --acme-eab
+eab_new gone
+GONE_KID=$KID GONE_KEY=$HKEY
+check "provisioner gone removed" "$SIGNET" provisioner remove gone
+expect_eq "  its EAB keys went with it" \
+	"$(psql_val "SELECT count(*) FROM acme_eab_keys WHERE kid = '$GONE_KID'")" 0
+check "provisioner gone added again" "$SIGNET" provisioner add gone \
+	--key-out "$PWD/gone2.jwk" --allow-dns '*.svc.test' --acme-eab
+b=$(EAB_URL=$CA_URL/acme/gone/new-account binding g.key "$GONE_KID" "$GONE_KEY")
+expect_eq "  a key minted before the removal binds nothing (401)" \
+	"$(new_account "$CA_URL/acme/gone" g.key "{\"externalAccountBinding\":$b}")" 401
+
 # ============================================================ keyChange
 KC=$OPEN/key-change
 python3 "$jws" keygen ec384 n1.key
